@@ -1,0 +1,60 @@
+"""How a step runs locally: as a process on this machine, or in its image under Docker.
+
+One small interface, as kubeflow's local runner has: `run(step, tree, host) -> exit code`.
+Both engines give the step the same /opt/ml tree and the same command the platform would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Protocol
+
+from .trees import Step
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "scripts"
+PROGRAM_DIR = "/opt/program"  # where the images keep scripts/
+
+
+class Engine(Protocol):
+    code_dir: str  # what training's sagemaker_submit_directory points at
+
+    def processing_entrypoint(self, step: Step) -> list[str]: ...
+
+    def run(self, step: Step, tree: Path, host: str) -> int: ...
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+    env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1")})
+    return env
+
+
+class ProcessEngine:
+    """Each step as a child process with SAGEMAKER_BASE_DIR at its tree; training via the real toolkit."""
+
+    code_dir = str(SCRIPTS)
+
+    def processing_entrypoint(self, step: Step) -> list[str]:
+        return ["python3", f"{PROGRAM_DIR}/{step.script}"]
+
+    def run(self, step: Step, tree: Path, host: str) -> int:
+        env = _base_env()
+        env["SAGEMAKER_BASE_DIR"] = str(tree)
+        if step.kind == "training":
+            # the toolkit resolves every host by DNS; algo-N only resolve inside a SageMaker network
+            env.update({"SAGEMAKER_PROGRAM": step.script, "SM_STUDIO_LOCAL_MODE": "true"})
+            command = [sys.executable, "-m", "sagemaker_training.cli.train"]
+        else:
+            arguments = _processing_arguments(tree)
+            command = [sys.executable, str(SCRIPTS / step.script), *arguments]
+        return subprocess.run(command, env=env, cwd=tree).returncode
+
+
+def _processing_arguments(tree: Path) -> list[str]:
+    config = json.loads((tree / "config" / "processingjobconfig.json").read_text())
+    return list(config["AppSpecification"].get("ContainerArguments") or [])

@@ -1,0 +1,81 @@
+"""The classifier pipeline, clean -> feature -> train -> evaluation, as a SageMaker Pipeline runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engines import Engine
+from .runner import LocalSession
+from .trees import Input, Step
+
+
+@dataclass
+class PipelineConfig:
+    data: Path
+    target: str
+    positive_label: str
+    id_columns: list[str] = field(default_factory=list)
+    clean_instances: int = 1
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+
+def _stage_raw(data: Path, destination: Path) -> Path:
+    """The raw data as an S3 prefix: a file, or every file of a folder."""
+    destination.mkdir(parents=True, exist_ok=True)
+    if data.is_dir():
+        shutil.copytree(data, destination, dirs_exist_ok=True)
+    else:
+        shutil.copy2(data, destination / data.name)
+    return destination
+
+
+def run_pipeline(config: PipelineConfig, run_dir: Path, engine: Engine) -> dict[str, Any]:
+    started = time.perf_counter()
+    session = LocalSession(run_dir, engine)
+    raw = _stage_raw(Path(config.data), session.s3 / "raw")
+    clean = session.run(Step(
+        "clean", "processing", "clean.py",
+        inputs={"raw": Input(raw, sharded=True)}, outputs=["cleaned"],
+        arguments={"target": config.target, "positive_label": config.positive_label, "id_columns": config.id_columns},
+        instance_count=config.clean_instances,
+    ))
+    feature = session.run(Step(
+        "feature", "processing", "feature.py",
+        inputs={"cleaned": Input(clean.outputs["cleaned"])},
+        outputs=["train", "validation", "test", "preprocessor"],
+    ))
+    train = session.run(Step(
+        "train", "training", "train.py",
+        inputs={name: Input(feature.outputs[name]) for name in ("train", "validation", "preprocessor")},
+        arguments=config.hyperparameters,
+    ))
+    evaluation = session.run(Step(
+        "evaluation", "processing", "evaluation.py",
+        inputs={"model": Input(train.outputs["model"]), "test": Input(feature.outputs["test"])},
+        outputs=["evaluation"],
+    ))
+    report = json.loads((evaluation.outputs["evaluation"] / "evaluation.json").read_text())
+    metadata = json.loads((train.trees["algo-1"] / "model" / "metadata.json").read_text())
+    summary = {
+        "run_dir": str(run_dir),
+        "test_auc": report["binary_classification_metrics"]["auc"]["value"],
+        "validation_auc": metadata["metrics"]["validation_auc"],
+        "validation_logloss": metadata["metrics"]["validation_logloss"],
+        "threshold": metadata["threshold"],
+        "trees": metadata["params"]["trees"],
+        "outputs": {
+            "cleaned": str(clean.outputs["cleaned"]),
+            **{name: str(feature.outputs[name]) for name in ("train", "validation", "test", "preprocessor")},
+            "model": str(train.outputs["model"] / "model.tar.gz"),
+            "evaluation": str(evaluation.outputs["evaluation"] / "evaluation.json"),
+        },
+        "step_seconds": {r.step.name: round(r.seconds, 2) for r in (clean, feature, train, evaluation)},
+    }
+    summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

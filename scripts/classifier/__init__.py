@@ -1,0 +1,1 @@
+"""The tabular binary classifier: pure functions on DataFrames, no SageMaker inside."""

@@ -1,0 +1,74 @@
+"""Splitting and the preprocessing that travels with the model.
+
+The preprocessor is fitted on the training split only and saved inside the model
+artifact, so serving applies exactly what training saw: no training/serving skew.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
+from contract.errors import DataError
+
+from .schema import Schema
+
+# Rare categories beyond this many are grouped into one code, bounding the model's width.
+MAX_CATEGORIES = 250
+# Unseen and missing categories share one code below every known one, so serving never fails on them.
+UNKNOWN_CODE = -1
+
+
+def split(
+    df: pd.DataFrame, schema: Schema, validation_fraction: float, test_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Seeded, stratified train/validation/test split."""
+    labels = schema.encode_target(df[schema.target])
+    minority = int(labels.value_counts().min())
+    if minority < 3:
+        raise DataError(f"column '{schema.target}': only {minority} rows of the rarer class; need at least 3 to split")
+    holdout = validation_fraction + test_fraction
+    train, rest = train_test_split(df, test_size=holdout, stratify=labels, random_state=seed)
+    rest_labels = labels.loc[rest.index]
+    validation, test = train_test_split(
+        rest, test_size=test_fraction / holdout, stratify=rest_labels, random_state=seed
+    )
+    return (part.reset_index(drop=True) for part in (train, validation, test))  # type: ignore[return-value]
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categories compare as text, so 3 and "3" are one category in training and serving."""
+    return frame.astype("object").where(frame.notna(), np.nan).map(lambda v: v if v is np.nan else str(v))
+
+
+def build_preprocessor(schema: Schema) -> ColumnTransformer:
+    numeric = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    categorical = Pipeline(
+        [
+            ("text", FunctionTransformer(_as_text, feature_names_out="one-to-one")),
+            (
+                "encode",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=UNKNOWN_CODE,
+                    encoded_missing_value=UNKNOWN_CODE,
+                    max_categories=MAX_CATEGORIES,
+                ),
+            ),
+        ]
+    )
+    return ColumnTransformer(
+        [("num", numeric, list(schema.numeric)), ("cat", categorical, list(schema.categorical))],
+        remainder="drop",
+        verbose_feature_names_out=True,
+    )
+
+
+def fit_preprocessor(train: pd.DataFrame, schema: Schema) -> ColumnTransformer:
+    return build_preprocessor(schema).fit(train[list(schema.features)])
+

@@ -1,0 +1,87 @@
+"""Which column is what: target, positive label, ids, numeric and categorical features.
+
+Inferred from the data in the clean step, overridable by the caller, then carried along
+with the data (schema.json) so that later steps and serving agree on every column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import pandas as pd
+
+from contract.errors import DataError
+
+
+@dataclass(frozen=True)
+class Schema:
+    target: str
+    positive_label: str
+    negative_label: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    id_columns: tuple[str, ...] = field(default=())
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Schema":
+        try:
+            return cls(
+                target=data["target"],
+                positive_label=str(data["positive_label"]),
+                negative_label=str(data["negative_label"]),
+                numeric=tuple(data["numeric"]),
+                categorical=tuple(data["categorical"]),
+                id_columns=tuple(data.get("id_columns", ())),
+            )
+        except KeyError as exc:
+            raise DataError(f"schema is missing {exc}") from None
+
+    def encode_target(self, labels: pd.Series) -> pd.Series:
+        """positive label -> 1, negative -> 0; anything else is an error naming the row."""
+        text = labels.astype(str)
+        unknown = ~text.isin([self.positive_label, self.negative_label])
+        if unknown.any():
+            row = unknown.idxmax()
+            raise DataError(
+                f"column '{self.target}' row {row}: label {labels[row]!r} is neither "
+                f"{self.positive_label!r} nor {self.negative_label!r}"
+            )
+        return (text == self.positive_label).astype("int8")
+
+
+def infer(
+    df: pd.DataFrame,
+    target: str,
+    positive_label: str,
+    id_columns: Sequence[str] = (),
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+) -> Schema:
+    """Numeric dtype columns are numeric, the rest categorical, unless the caller says otherwise."""
+    if target not in df.columns:
+        raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
+    for name in [*id_columns, *(numeric or ()), *(categorical or ())]:
+        if name not in df.columns:
+            raise DataError(f"column '{name}' not found; columns are {list(df.columns)}")
+    labels = sorted(df[target].dropna().astype(str).unique())
+    if len(labels) != 2:
+        raise DataError(f"target column '{target}' must have exactly two classes, found {len(labels)}: {labels[:10]}")
+    if positive_label not in labels:
+        raise DataError(f"positive label {positive_label!r} not found in column '{target}' (labels: {labels})")
+    negative_label = next(label for label in labels if label != positive_label)
+    excluded = {target, *id_columns}
+    candidates = [c for c in df.columns if c not in excluded]
+    forced_num, forced_cat = set(numeric or ()), set(categorical or ())
+    num = [c for c in candidates if c in forced_num or (c not in forced_cat and pd.api.types.is_numeric_dtype(df[c]))]
+    cat = [c for c in candidates if c not in num]
+    if not num and not cat:
+        raise DataError(f"no feature columns left after removing target '{target}' and ids {list(id_columns)}")
+    return Schema(target, positive_label, negative_label, tuple(num), tuple(cat), tuple(id_columns))

@@ -1,0 +1,140 @@
+"""Typed parameters from what SageMaker hands a job: strings that may be JSON-encoded.
+
+The SDK writes every hyperparameter as a string, JSON-encoding it (`"3"`, `"\\"gbm\\""`,
+`"true"`); the console and CLI users write bare strings (`gbm`, `True`). Both decode
+here to the declared type, and anything else is an error that names the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import ConfigError
+
+REQUIRED = object()
+_TYPE_NAMES = {int: "integer", float: "number", bool: "boolean (true/false)", str: "string", list: "list of strings"}
+
+
+@dataclass(frozen=True)
+class Param:
+    type: type
+    default: Any = REQUIRED
+    help: str = ""
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def decode(raw: Any) -> Any:
+    """JSON-decode a string when it is valid JSON; otherwise it is a bare string."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _coerce(key: str, raw: Any, param: Param) -> Any:
+    value = decode(raw)
+    expected = _TYPE_NAMES[param.type]
+    bad = ConfigError(f"hyperparameter '{key}': expected {expected}, got {raw!r}")
+    if param.type is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise bad
+    if param.type is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int):
+            return value
+        raise bad
+    if param.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad
+        return float(value)
+    if param.type is str:
+        # "3" decodes to 3, but a string parameter wants the text itself
+        return value if isinstance(value, str) else (raw if isinstance(raw, str) else json.dumps(value))
+    if param.type is list:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+            return [str(v) for v in value]
+        raise bad
+    raise TypeError(f"unsupported parameter type {param.type}")
+
+
+def _check_range(key: str, value: Any, param: Param) -> None:
+    if param.choices and value not in param.choices:
+        raise ConfigError(f"hyperparameter '{key}': {value!r} is not one of {list(param.choices)}")
+    if param.minimum is not None and value < param.minimum:
+        raise ConfigError(f"hyperparameter '{key}': {value!r} is below the minimum {param.minimum}")
+    if param.maximum is not None and value > param.maximum:
+        raise ConfigError(f"hyperparameter '{key}': {value!r} is above the maximum {param.maximum}")
+
+
+def parse(raw: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:
+    """Validate raw values against the spec: unknown, missing or ill-typed keys are errors.
+
+    Keys starting with `sagemaker_` belong to the platform and toolkit and are ignored.
+    """
+    given = {k.replace("-", "_"): v for k, v in raw.items() if not k.startswith("sagemaker_")}
+    unknown = sorted(set(given) - set(spec))
+    if unknown:
+        raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {sorted(spec)}")
+    values: dict[str, Any] = {}
+    for key, param in spec.items():
+        if key in given:
+            value = _coerce(key, given[key], param)
+            _check_range(key, value, param)
+        elif param.default is REQUIRED:
+            raise ConfigError(f"hyperparameter '{key}' is required ({_TYPE_NAMES[param.type]}): {param.help}")
+        else:
+            value = param.default
+        values[key] = value
+    return values
+
+
+def parse_cli(argv: Sequence[str]) -> dict[str, str]:
+    """`--key value` and `--key=value` pairs, as the toolkit and ContainerArguments pass them."""
+    pairs: dict[str, str] = {}
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or token == "--":
+            raise ConfigError(f"argument {token!r}: expected --name value")
+        if "=" in token:
+            name, value = token[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(tokens):
+                raise ConfigError(f"argument {token!r} has no value")
+            name, value = token[2:], tokens[i + 1]
+            i += 2
+        pairs[name.replace("-", "_")] = value
+    return pairs
+
+
+def merge(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Later sources win; None sources are skipped."""
+    merged: dict[str, Any] = {}
+    for source in sources:
+        if source:
+            merged.update({k.replace("-", "_"): v for k, v in source.items()})
+    return merged
+
+
+def describe(spec: Mapping[str, Param]) -> Iterable[str]:
+    """One line per parameter, for READMEs and --help."""
+    for key, p in spec.items():
+        default = "required" if p.default is REQUIRED else f"default {p.default!r}"
+        yield f"{key} ({_TYPE_NAMES[p.type]}, {default}): {p.help}"

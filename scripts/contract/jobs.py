@@ -1,0 +1,194 @@
+"""What a training or processing job was given: channels, hosts, checkpoints, parameters.
+
+Sources, in the order SageMaker and the `sagemaker-training` toolkit provide them:
+environment variables (`SM_*`) first, then the JSON files the platform writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from . import hyperparameters as hp
+from . import layout
+from .errors import ConfigError
+
+DEFAULT_HOST = "algo-1"
+
+
+def rebase(local_path: str) -> Path:
+    """A container path from a config file, moved with SAGEMAKER_BASE_DIR.
+
+    Config files name paths as the container sees them (`/opt/ml/processing/input/raw`);
+    when the tree lives elsewhere (tests, local runs) the same path is under the base dir.
+    """
+    path = Path(local_path)
+    default = Path(layout.DEFAULT_BASE_DIR)
+    base = layout.base_dir()
+    if base != default and (path == default or default in path.parents):
+        return base / path.relative_to(default)
+    return path
+
+
+@dataclass(frozen=True)
+class Hosts:
+    hosts: tuple[str, ...]
+    current: str
+
+    @property
+    def index(self) -> int:
+        return self.hosts.index(self.current)
+
+    @property
+    def count(self) -> int:
+        return len(self.hosts)
+
+    @property
+    def is_leader(self) -> bool:
+        """The first host in sorted order does the once-per-job work (as the toolkit's master)."""
+        return self.current == sorted(self.hosts)[0]
+
+    def shard(self, items: Sequence[Any]) -> list[Any]:
+        """This host's share: a stable, disjoint round-robin over the sorted hosts."""
+        position = sorted(self.hosts).index(self.current)
+        return list(items[position :: len(self.hosts)])
+
+
+def _hosts(resource_config: Path) -> Hosts:
+    env_hosts = layout.read_json_env("SM_HOSTS")
+    env_current = os.environ.get("SM_CURRENT_HOST")
+    if env_hosts and env_current:
+        hosts, current = env_hosts, env_current
+    else:
+        config = layout.read_json_file(resource_config)
+        if config is None:
+            return Hosts((DEFAULT_HOST,), DEFAULT_HOST)
+        try:
+            hosts, current = config["hosts"], config["current_host"]
+        except (KeyError, TypeError):
+            raise ConfigError(f"{resource_config}: needs 'hosts' and 'current_host'") from None
+    if not isinstance(hosts, list) or not hosts or current not in hosts:
+        raise ConfigError(f"current host {current!r} is not among hosts {hosts!r}")
+    return Hosts(tuple(hosts), current)
+
+
+def _channel_env_name(name: str) -> str:
+    return "SM_CHANNEL_" + name.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    channels: Mapping[str, Path]
+    hyperparameters: Mapping[str, Any]
+    hosts: Hosts
+    model_dir: Path
+    output_data_dir: Path
+    checkpoint_dir: Path
+    failure_file: Path = field(default_factory=layout.failure_file)
+
+    def channel(self, name: str) -> Path:
+        path = self.channels.get(name)
+        if path is None:
+            raise ConfigError(
+                f"training channel '{name}' was not provided (no {_channel_env_name(name)}, "
+                f"not in {layout.training_config_dir() / 'inputdataconfig.json'}); channels given: {sorted(self.channels)}"
+            )
+        if not path.is_dir():
+            raise ConfigError(f"training channel '{name}': directory {path} does not exist")
+        return path
+
+    def params(self, spec: Mapping[str, hp.Param]) -> dict[str, Any]:
+        return hp.parse(self.hyperparameters, spec)
+
+
+def _training_channels() -> dict[str, Path]:
+    channels: dict[str, Path] = {}
+    config = layout.read_json_file(layout.training_config_dir() / "inputdataconfig.json") or {}
+    for name in config:
+        channels[name] = layout.training_data_dir() / name
+    for name in layout.read_json_env("SM_CHANNELS") or []:
+        channels.setdefault(name, layout.training_data_dir() / name)
+    for key, value in os.environ.items():
+        if key.startswith("SM_CHANNEL_") and key != "SM_CHANNELS":
+            # SM_CHANNEL_TRAIN -> "train"; keep the configured spelling when it matches
+            env_name = key[len("SM_CHANNEL_") :].lower()
+            name = next((c for c in channels if _channel_env_name(c) == key), env_name)
+            channels[name] = Path(value)
+    return channels
+
+
+def checkpoint_dir() -> Path:
+    """SM_CHECKPOINT_DIR, else checkpointconfig.json's LocalPath, else <base>/checkpoints."""
+    if os.environ.get("SM_CHECKPOINT_DIR"):
+        return Path(os.environ["SM_CHECKPOINT_DIR"])
+    config_path = layout.training_config_dir() / "checkpointconfig.json"
+    config = layout.read_json_file(config_path)
+    if config is not None:
+        local = config.get("LocalPath") if isinstance(config, dict) else None
+        if not local:
+            raise ConfigError(f"{config_path}: no 'LocalPath'")
+        return rebase(local)
+    return layout.base_dir() / "checkpoints"
+
+
+def training_job(argv: Sequence[str] | None = None) -> TrainingJob:
+    """The job as the script sees it: file hyperparameters < SM_HPS < command-line arguments."""
+    argv = sys.argv[1:] if argv is None else argv
+    file_hps = layout.read_json_file(layout.training_config_dir() / "hyperparameters.json")
+    return TrainingJob(
+        channels=_training_channels(),
+        hyperparameters=hp.merge(file_hps, layout.read_json_env("SM_HPS"), hp.parse_cli(argv)),
+        hosts=_hosts(layout.training_config_dir() / "resourceconfig.json"),
+        model_dir=layout.model_dir(),
+        output_data_dir=layout.output_data_dir(),
+        checkpoint_dir=checkpoint_dir(),
+    )
+
+
+@dataclass(frozen=True)
+class ProcessingJob:
+    inputs: Mapping[str, Path]
+    outputs: Mapping[str, Path]
+    arguments: Mapping[str, str]
+    hosts: Hosts
+    message_file: Path = field(default_factory=layout.message_file)
+
+    def input(self, name: str) -> Path:
+        path = self.inputs.get(name, layout.processing_dir() / "input" / name)
+        if not path.is_dir():
+            raise ConfigError(f"processing input '{name}': directory {path} does not exist")
+        return path
+
+    def output(self, name: str) -> Path:
+        path = self.outputs.get(name, layout.processing_dir() / "output" / name)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def params(self, spec: Mapping[str, hp.Param]) -> dict[str, Any]:
+        return hp.parse(self.arguments, spec)
+
+
+def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
+    """Inputs and outputs by name from processingjobconfig.json, else <base>/processing/{input,output}/<name>."""
+    argv = sys.argv[1:] if argv is None else argv
+    config_path = layout.processing_config_dir() / "processingjobconfig.json"
+    config = layout.read_json_file(config_path) or {}
+    inputs: dict[str, Path] = {}
+    outputs: dict[str, Path] = {}
+    try:
+        for item in config.get("ProcessingInputs", []):
+            source = item.get("S3Input") or item.get("DatasetDefinition") or {}
+            inputs[item["InputName"]] = rebase(source["LocalPath"])
+        for item in config.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            outputs[item["OutputName"]] = rebase(item["S3Output"]["LocalPath"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{config_path}: malformed input or output entry (missing {exc})") from None
+    return ProcessingJob(
+        inputs=inputs,
+        outputs=outputs,
+        arguments=hp.parse_cli(argv),
+        hosts=_hosts(layout.processing_config_dir() / "resourceconfig.json"),
+    )

@@ -1,0 +1,49 @@
+"""model.tar.gz, as SageMaker packs `/opt/ml/model` and hands it to later steps.
+
+Extraction refuses anything that could escape the target directory or is not a plain
+file or directory (links, devices), instead of trusting the archive.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+from .errors import DataError
+from .storage import atomic_path
+
+
+def pack(model_dir: Path, tar_path: Path) -> Path:
+    """Every file under model_dir at the archive root, as SageMaker uploads it."""
+    with atomic_path(tar_path) as tmp:
+        with tarfile.open(tmp, "w:gz") as archive:
+            for path in sorted(Path(model_dir).rglob("*")):
+                archive.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
+    return tar_path
+
+
+def extract(tar_path: Path, destination: Path) -> Path:
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    root = destination.resolve()
+    try:
+        with tarfile.open(tar_path, "r:*") as archive:
+            members = archive.getmembers()
+            for member in members:
+                target = (root / member.name).resolve()
+                if not (member.isfile() or member.isdir()):
+                    raise DataError(f"{tar_path}: member '{member.name}' is a link or special file; refusing to extract")
+                if os.path.isabs(member.name) or (target != root and root not in target.parents):
+                    raise DataError(f"{tar_path}: member '{member.name}' would escape {destination}; refusing to extract")
+            archive.extractall(destination, members=members, filter="data")
+    except tarfile.TarError as exc:
+        raise DataError(f"{tar_path}: not a readable tar archive ({exc})") from None
+    return destination
+
+
+def find_model_archive(directory: Path) -> Path:
+    candidates = sorted(Path(directory).rglob("model.tar.gz"))
+    if len(candidates) != 1:
+        raise DataError(f"expected one model.tar.gz in {directory}, found {len(candidates)}")
+    return candidates[0]

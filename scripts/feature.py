@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Processing step: cleaned rows -> stratified train/validation/test splits and the preprocessor.
+
+Input `cleaned` (from clean.py). Outputs `train`, `validation`, `test` (raw rows, Parquet)
+and `preprocessor` (preprocessor.joblib fitted on train only, and schema.json). Runs on
+one instance: a split needs all the rows, so other instances do nothing.
+"""
+
+import json
+
+import joblib
+
+from contract import DataError, Param, processing_job, run_processing
+from contract.storage import atomic_path, read_tables, sha256_file, write_json, write_table
+from classifier import features
+from classifier.schema import Schema
+
+PARAMS = {
+    "validation_fraction": Param(float, 0.15, "share of rows for validation", minimum=0.01, maximum=0.5),
+    "test_fraction": Param(float, 0.15, "share of rows for test", minimum=0.01, maximum=0.5),
+    "seed": Param(int, 42, "seed of the split"),
+}
+
+
+def read_schema(directory) -> Schema:
+    """The schema every clean instance wrote; they must agree."""
+    files = sorted(directory.glob("schema-*.json"))
+    if not files:
+        raise DataError(f"no schema-*.json in {directory}: is it the output of clean.py?")
+    schemas = {f.name: Schema.from_dict(json.loads(f.read_text())) for f in files}
+    first = next(iter(schemas.values()))
+    for name, other in schemas.items():
+        if other != first:
+            raise DataError(f"{directory / name} disagrees with {files[0].name}: clean shards inferred different schemas")
+    return first
+
+
+def main() -> None:
+    job = processing_job()
+    params = job.params(PARAMS)
+    if not job.hosts.is_leader:
+        print(f"feature: {job.hosts.current} is not the leader; the split runs on one instance")
+        return
+    source = job.input("cleaned")
+    schema = read_schema(source)
+    rows = read_tables(source)
+    train, validation, test = features.split(
+        rows, schema, params["validation_fraction"], params["test_fraction"], params["seed"]
+    )
+    preprocessor = features.fit_preprocessor(train, schema)
+    for name, part in (("train", train), ("validation", validation), ("test", test)):
+        write_table(part, job.output(name) / f"{name}.parquet")
+    out = job.output("preprocessor")
+    with atomic_path(out / "preprocessor.joblib") as tmp:
+        joblib.dump(preprocessor, tmp)
+    write_json(out / "schema.json", {**schema.to_dict(), "preprocessor_sha256": sha256_file(out / "preprocessor.joblib")})
+    print(f"feature: train {len(train)}, validation {len(validation)}, test {len(test)} rows")
+
+
+if __name__ == "__main__":
+    run_processing(main)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real default dataset and a real trained artifact built from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data" / "lending_club.csv"
+
+# As AWS's own toolkit CI does: no credentials, no region, nothing can reach AWS by accident.
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def lending_club() -> pd.DataFrame:
+    return pd.read_csv(DATA)
+
+
+@pytest.fixture(scope="session")
+def lending_split(lending_club):
+    """Cleaned lending_club split into (schema, train, validation, test), as the steps do it."""
+    from classifier import cleaning, features, schema
+
+    cleaned, _ = cleaning.clean(lending_club, "Class")
+    sch = schema.infer(cleaned, "Class", "bad", ["rownames"])
+    train, validation, test = features.split(cleaned, sch, 0.15, 0.15, seed=42)
+    return sch, train, validation, test
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, lending_split) -> Path:
+    """A real artifact directory (model.joblib + metadata.json) trained on lending_club."""
+    from classifier import artifact, features, modeling
+    from classifier.training import TrainParams
+
+    sch, train, validation, test = lending_split
+    preprocessor = features.fit_preprocessor(train, sch)
+    fitted = modeling.fit(train, validation, sch, preprocessor, TrainParams(n_estimators=60, stage_size=20))
+    directory = tmp_path_factory.mktemp("model")
+    artifact.save(directory, fitted.pipeline, sch, fitted.threshold, test.head(3))
+    return directory
