@@ -28,6 +28,7 @@ def split(
     df: pd.DataFrame, schema: Schema, validation_fraction: float, test_fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Seeded, stratified train/validation/test split."""
+    df = df.reset_index(drop=True)
     labels = schema.encode_target(df[schema.target])
     minority = int(labels.value_counts().min())
     if minority < 3:
@@ -38,7 +39,7 @@ def split(
     validation, test = train_test_split(
         rest, test_size=test_fraction / holdout, stratify=rest_labels, random_state=seed
     )
-    return (part.reset_index(drop=True) for part in (train, validation, test))  # type: ignore[return-value]
+    return tuple(part.reset_index(drop=True) for part in (train, validation, test))  # type: ignore[return-value]
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -81,8 +81,8 @@ def read_table(path: Path) -> pd.DataFrame:
             df = pd.read_csv(path, encoding="utf-8", skipinitialspace=True)
         else:
             df = pd.read_parquet(path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset {exc.start})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: {_first_undecodable(path)}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: no header and no rows") from None
     except pd.errors.ParserError as exc:
@@ -92,6 +92,17 @@ def read_table(path: Path) -> pd.DataFrame:
     if df.empty:
         raise DataError(f"{path}: has a header but no rows")
     return df
+
+
+def _first_undecodable(path: Path) -> str:
+    """Where the file stops being UTF-8 (pandas reports offsets within a chunk, not the file)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"not UTF-8 text (byte {data[exc.start]:#x} at offset {exc.start}, line {line}); save it as UTF-8"
+    return "not UTF-8 text"
 
 
 def read_tables(directory: Path) -> pd.DataFrame:

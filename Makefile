@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (the whole local pipeline) and `make test`.
+# Both create the virtual environment on first use.
+
+PYTHON_BASE ?= python3
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
+READY := $(VENV)/.ready
+WORK ?= work
+ENGINE ?= process
+PORT ?= 8080
+
+# make run DATA=path.csv TARGET=column POSITIVE=label [IDS=col1,col2] [ENGINE=docker]
+RUN_ARGS = --engine $(ENGINE) --work-dir $(WORK) \
+	$(if $(DATA),--data $(DATA)) $(if $(TARGET),--target $(TARGET)) \
+	$(if $(POSITIVE),--positive-label $(POSITIVE)) $(if $(IDS),--id-columns $(IDS))
+
+.PHONY: setup run test test-unit test-containers serve bench clean
+
+setup: $(READY)
+
+$(READY): requirements-dev.txt containers/requirements-train.txt containers/requirements-process.txt
+	test -x $(PYTHON) || $(PYTHON_BASE) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(READY)
+	OMP_NUM_THREADS=1 $(PYTHON) -m localrun $(RUN_ARGS)
+
+# Every test: unit, steps as processes, the real toolkit, end to end, serving over HTTP,
+# and the container tier (skipped without a Docker engine, a failure without one when CI=true).
+test: $(READY)
+	$(PYTHON) -m pytest
+
+test-unit: $(READY)
+	$(PYTHON) -m pytest -m "not container"
+
+test-containers: $(READY)
+	$(PYTHON) -m pytest -m container
+
+clean:
+	rm -rf $(WORK) .pytest_cache
+
+-include containers/docker.mk
