@@ -43,16 +43,20 @@ class ProcessEngine:
         return ["python3", f"{PROGRAM_DIR}/{step.script}"]
 
     def run(self, step: Step, tree: Path, host: str) -> int:
+        return self.start(step, tree).wait()
+
+    def start(self, step: Step, tree: Path) -> subprocess.Popen:
         env = _base_env()
         env["SAGEMAKER_BASE_DIR"] = str(tree)
         if step.kind == "training":
             # the toolkit resolves every host by DNS; algo-N only resolve inside a SageMaker network
             env.update({"SAGEMAKER_PROGRAM": step.script, "SM_STUDIO_LOCAL_MODE": "true"})
-            command = [sys.executable, "-m", "sagemaker_training.cli.train"]
+            command = [sys.executable, "-m", "contract.launch"]
+            env["PYTHONPATH"] = str(SCRIPTS)
         else:
             arguments = _processing_arguments(tree)
             command = [sys.executable, str(SCRIPTS / step.script), *arguments]
-        return subprocess.run(command, env=env, cwd=tree).returncode
+        return subprocess.Popen(command, env=env, cwd=tree)
 
 
 def _processing_arguments(tree: Path) -> list[str]:

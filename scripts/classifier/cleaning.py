@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from contract.errors import DataError
+
 from .schema import Schema
 
 # A text column becomes numeric only when every non-blank value parses as a number.
@@ -39,6 +41,8 @@ def clean(df: pd.DataFrame, target: str, keep_as_text: set[str] | None = None) -
     Rows without a target and exact duplicates are dropped (counted by reason); text is
     trimmed; text columns whose every value is a number become numeric.
     """
+    if target not in df.columns:
+        raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
     rows_in = len(df)
     trimmed = _trim(df)
     coerced = _coerce_numeric(trimmed, protected={target, *(keep_as_text or set())})

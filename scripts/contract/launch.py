@@ -1,0 +1,42 @@
+"""`train` as the image runs it: the sagemaker-training toolkit, with SIGTERM reaching the script.
+
+The toolkit forwards no signals: on SIGTERM (spot interruption, StopTrainingJob) it dies
+and the training script never hears of it. Here the toolkit and everything it starts run
+in their own process group with SIGTERM ignored by default; the script installs its own
+handler (contract.report), and this launcher forwards SIGTERM to the whole group, so the
+script checkpoints and exits while the toolkit stays alive to report how it ended.
+
+    python3 -m contract.launch     (what the image's `train` runs)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+
+def main(argv: list[str]) -> int:
+    def ignore_sigterm() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    toolkit = subprocess.Popen(
+        [sys.executable, "-m", "sagemaker_training.cli.train", *argv],
+        start_new_session=True,
+        preexec_fn=ignore_sigterm,
+    )
+
+    def forward(signum, frame):  # noqa: ARG001 - signal handler signature
+        try:
+            os.killpg(toolkit.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return toolkit.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
