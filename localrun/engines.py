@@ -58,6 +58,27 @@ class ProcessEngine:
             command = [sys.executable, str(SCRIPTS / step.script), *arguments]
         return subprocess.Popen(command, env=env, cwd=tree)
 
+    def serve(self, tree: Path, port: int) -> ServerProcess:
+        env = _base_env()
+        env.update({"SAGEMAKER_BASE_DIR": str(tree), "SAGEMAKER_BIND_TO_PORT": str(port), "SERVING_HOST": "127.0.0.1"})
+        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = "1"  # a few rows to score: one worker starts fastest
+        return ServerProcess(subprocess.Popen([sys.executable, str(SCRIPTS / "serve")], env=env, cwd=tree))
+
+
+class ServerProcess:
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+
+    def stop(self) -> None:
+        """SIGTERM, as SageMaker sends it; the server drains and exits."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
 
 def _processing_arguments(tree: Path) -> list[str]:
     config = json.loads((tree / "config" / "processingjobconfig.json").read_text())

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .engines import Engine
-from .runner import LocalSession
+from .endpoint import local_endpoint, score_rows
+from .runner import LocalSession, StepFailed
 from .trees import Input, Step
 
 
@@ -32,6 +33,25 @@ def _stage_raw(data: Path, destination: Path) -> Path:
     else:
         shutil.copy2(data, destination / data.name)
     return destination
+
+
+def _score_on_endpoint(session: LocalSession, engine: Engine, train, feature, rows: int = 5) -> list[dict]:
+    """Serve the trained model as an endpoint would and score a few raw test rows through it."""
+    import pandas as pd
+
+    test = pd.read_parquet(next(feature.outputs["test"].glob("*.parquet")))
+    schema = json.loads((feature.outputs["preprocessor"] / "schema.json").read_text())
+    raw_rows = test.head(rows)[schema["numeric"] + schema["categorical"]]
+    print(f"--- serve (model.tar.gz on a local endpoint, {rows} raw test rows)", flush=True)
+    tree = session.run_dir / "jobs" / "serve" / "algo-1"
+    try:
+        with local_endpoint(engine, train.outputs["model"] / "model.tar.gz", tree) as url:
+            predictions = score_rows(url, raw_rows)
+    except RuntimeError as error:
+        raise StepFailed("serve", "algo-1", 1, str(error)) from None
+    for truth, prediction in zip(test.head(rows)[schema["target"]], predictions):
+        print(f"  actual {truth!s:<8} predicted {json.dumps(prediction)}")
+    return predictions
 
 
 def run_pipeline(config: PipelineConfig, run_dir: Path, engine: Engine) -> dict[str, Any]:
@@ -59,6 +79,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, engine: Engine) -> dict[
         inputs={"model": Input(train.outputs["model"]), "test": Input(feature.outputs["test"])},
         outputs=["evaluation"],
     ))
+    predictions = _score_on_endpoint(session, engine, train, feature)
     report = json.loads((evaluation.outputs["evaluation"] / "evaluation.json").read_text())
     metadata = json.loads((train.trees["algo-1"] / "model" / "metadata.json").read_text())
     summary = {
@@ -74,6 +95,7 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, engine: Engine) -> dict[
             "model": str(train.outputs["model"] / "model.tar.gz"),
             "evaluation": str(evaluation.outputs["evaluation"] / "evaluation.json"),
         },
+        "endpoint_predictions": predictions,
         "step_seconds": {r.step.name: round(r.seconds, 2) for r in (clean, feature, train, evaluation)},
     }
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)

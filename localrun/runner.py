@@ -7,18 +7,15 @@ when the step ends; a training job's model/ is packed into <run>/s3/<step>/model
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from contract import modeltar
 
-from contract import modeltar  # noqa: E402 - the same packing SageMaker's contract layer reads
-
-from .engines import Engine  # noqa: E402
-from .trees import Step, failure_text, hosts_for, lay_out_processing, lay_out_training  # noqa: E402
+from .engines import Engine
+from .trees import Step, failure_text, hosts_for, lay_out_processing, lay_out_training
 
 
 class StepFailed(RuntimeError):

@@ -34,6 +34,12 @@ def test_default_dataset_end_to_end(tmp_path):
         assert path in result.stdout
     evaluation = json.loads(Path(summary["outputs"]["evaluation"]).read_text())
     assert evaluation["binary_classification_metrics"]["auc"]["value"] == summary["test_auc"]
+    # the run ends by scoring raw test rows through a local endpoint serving model.tar.gz
+    predictions = summary["endpoint_predictions"]
+    assert len(predictions) == 5
+    for prediction in predictions:
+        assert 0 < prediction["probability"] < 1
+        assert prediction["label"] == ("bad" if prediction["probability"] >= summary["threshold"] else "good")
 
 
 @pytest.mark.slow
