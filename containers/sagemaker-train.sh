@@ -1,6 +1,9 @@
 #!/bin/sh
 # `train` in the training image: the sagemaker-training toolkit's own entry point
-# (python3 -m sagemaker_training.cli.train), with one fallback for the code baked into the image.
+# (python3 -m sagemaker_training.cli.train), started through the scripts' launcher
+# contract.launch when the image has it (it runs the toolkit in its own process group and
+# forwards SIGTERM to the training script, which the toolkit alone would not), with one
+# fallback for the code baked into the image:
 #
 # The toolkit always runs SAGEMAKER_PROGRAM from $SAGEMAKER_BASE_DIR/code (default /opt/ml/code):
 # it copies the `sagemaker_submit_directory` hyperparameter's source there when that directory is
@@ -23,5 +26,9 @@ if [ "$src" != "$code" ] && [ -d "$src" ] \
     if [ -L "$code" ]; then rm -f "$code"; fi
     mkdir -p "$base"
     ln -s "$src" "$code"
+fi
+if [ -f "$src/contract/launch.py" ]; then
+    # Import the launcher from the scripts without putting them on PYTHONPATH for the job.
+    exec python3 -c 'import sys; sys.path.insert(0, sys.argv.pop(1)); from contract.launch import main; sys.exit(main(sys.argv[1:]))' "$src" "$@"
 fi
 exec python3 -m sagemaker_training.cli.train "$@"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# CI container tier (called by .ci/run after the unit tests): a project-local engine, the base
+# images (cached under the engine's state), both images built, the container tests, then a push to
+# a local registry and a pull back. Whatever this script started (engine, registry) it stops by PID
+# on exit, whatever happens; an engine or registry that was already running is left running.
+#
+# Environment: DOCKER_CACHE_DIR (engine state, default .cache/docker), PYTHON (default .venv/bin/python),
+# IMAGE_PREFIX (default sagemaker-steps), PYTEST_ARGS (extra pytest arguments).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export DOCKER_CACHE_DIR="${DOCKER_CACHE_DIR:-$REPO/.cache/docker}"
+export IMAGE_PREFIX="${IMAGE_PREFIX:-sagemaker-steps}"
+PYTHON="${PYTHON:-.venv/bin/python}"
+ENGINE="$REPO/containers/engine.sh"
+REGISTRY="127.0.0.1:5000"
+MAKE=(make --no-print-directory IMAGE_PREFIX="$IMAGE_PREFIX" ENGINE_CACHE="$DOCKER_CACHE_DIR")
+
+say() { printf '\n=== [containers] %s\n' "$*"; }
+timed() {  # label command...: run, then print how long it took
+    local label="$1" t0 rc=0; shift
+    t0=$(date +%s)
+    "$@" || rc=$?
+    printf '=== [containers] %s: %d s (exit %d)\n' "$label" "$(( $(date +%s) - t0 ))" "$rc"
+    return "$rc"
+}
+
+started_engine=0
+started_registry=0
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ "$started_registry" = 1 ] && { "$ENGINE" registry-down || true; }
+    [ "$started_engine" = 1 ] && { "$ENGINE" down || true; }
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "engine"
+"$ENGINE" deps
+eval "$("$ENGINE" env)"
+case "$("$ENGINE" status)" in *"dockerd: pid"*) ;; *) started_engine=1 ;; esac
+timed "engine up" "$ENGINE" up
+timed "base images (debootstrap bookworm + python:3.11-slim stand-in; cached)" "$ENGINE" base
+
+[ -x "$PYTHON" ] || timed "make setup" make --no-print-directory setup
+
+GIT_SHA="$(git rev-parse --short=12 HEAD)"
+TRAIN_REPO="$IMAGE_PREFIX-train"
+PROCESS_REPO="$IMAGE_PREFIX-process"
+say "build $TRAIN_REPO:$GIT_SHA and $PROCESS_REPO:$GIT_SHA"
+timed "make build" "${MAKE[@]}" build GIT_SHA="$GIT_SHA"
+docker image ls --filter "reference=$IMAGE_PREFIX-*"
+
+say "container tests"
+export TRAIN_IMAGE="$TRAIN_REPO:$GIT_SHA" PROCESS_IMAGE="$PROCESS_REPO:$GIT_SHA"
+# CI=true (set by CI) turns a missing engine or image into a failure instead of a skip.
+# shellcheck disable=SC2086
+timed "pytest tests/containers" "$PYTHON" -m pytest tests/containers -m container -p no:cacheprovider ${PYTEST_ARGS:-}
+
+say "push to a local registry and pull back"
+case "$("$ENGINE" status)" in *"registry: pid"*) ;; *) started_registry=1 ;; esac
+"$ENGINE" registry-up
+timed "make push" "${MAKE[@]}" push REGISTRY="$REGISTRY" GIT_SHA="$GIT_SHA" PUSH_LATEST=1
+
+ids=()
+for repo in "$TRAIN_REPO" "$PROCESS_REPO"; do
+    ids+=("$(docker image inspect --format '{{.Id}}' "$repo:$GIT_SHA")")
+done
+# Drop every tag of both images so the pull has to fetch their own layers from the registry.
+for repo in "$TRAIN_REPO" "$PROCESS_REPO"; do
+    docker image rm "$repo:$GIT_SHA" "$repo:latest" "$REGISTRY/$repo:$GIT_SHA" "$REGISTRY/$repo:latest" >/dev/null
+done
+for id in "${ids[@]}"; do
+    if docker image inspect "$id" >/dev/null 2>&1; then echo "image $id still present after removing its tags" >&2; exit 1; fi
+done
+pull_back() {
+    local repo
+    for repo in "$TRAIN_REPO" "$PROCESS_REPO"; do
+        docker pull -q "$REGISTRY/$repo:$GIT_SHA"
+        docker pull -q "$REGISTRY/$repo:latest"
+    done
+}
+timed "pull back" pull_back
+i=0
+for repo in "$TRAIN_REPO" "$PROCESS_REPO"; do
+    got="$(docker image inspect --format '{{.Id}}' "$REGISTRY/$repo:$GIT_SHA")"
+    [ "$got" = "${ids[$i]}" ] || { echo "$repo: pulled $got, pushed ${ids[$i]}" >&2; exit 1; }
+    [ "$(docker image inspect --format '{{.Id}}' "$REGISTRY/$repo:latest")" = "$got" ] \
+        || { echo "$repo: latest differs from $GIT_SHA in the registry" >&2; exit 1; }
+    # Restore the local names (make build's tags).
+    docker tag "$got" "$repo:$GIT_SHA"
+    docker tag "$got" "$repo:latest"
+    i=$((i + 1))
+done
+echo "pulled images match the pushed ones: ${ids[*]}"
+say "container tier passed"
