@@ -1,0 +1,86 @@
+"""The inference contract as plain functions: (content type, accept, body) -> Response.
+
+No HTTP here, so every content-type rule and error code is tested by calling it
+(mlflow's scoring_server does the same). A client's mistake is a 4xx whose message
+names what to fix; anything else is a 500 whose traceback goes to the log, never to
+the client, and the handler stays usable after either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import NamedTuple
+
+import numpy as np
+
+from . import media
+from .decode import Decoder
+from .errors import RequestError
+from .scorer import compile_scorer
+
+log = logging.getLogger("serving")
+JSON_TYPE = "application/json"
+
+
+class Response(NamedTuple):
+    status: int
+    body: bytes
+    content_type: str
+
+
+def error(status: int, message: str) -> Response:
+    return Response(status, json.dumps({"error": message}).encode(), JSON_TYPE)
+
+
+class Handler:
+    def __init__(self, model, max_payload_bytes: int = 6 * 1024 * 1024, scorer=None):
+        self.model = model
+        self.max_payload_bytes = max_payload_bytes
+        self.decoder = Decoder(model.schema)
+        self.scorer = scorer or compile_scorer(model)
+        labels = (model.schema.negative_label, model.schema.positive_label)
+        self._json_labels = [json.dumps(label) for label in labels]
+        self._csv_labels = [_csv_field(label) for label in labels]
+
+    def ping(self) -> Response:
+        return Response(200, b'{"status": "healthy"}', JSON_TYPE)
+
+    def execution_parameters(self) -> Response:
+        """Batch transform asks this once: many records per request, up to the payload limit."""
+        params = {"BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": max(1, self.max_payload_bytes // (1024 * 1024))}
+        return Response(200, json.dumps(params).encode(), JSON_TYPE)
+
+    def invocations(self, content_type: str | None, accept: str | None, body: bytes) -> Response:
+        try:
+            if len(body) > self.max_payload_bytes:
+                raise RequestError(413, f"body of {len(body)} bytes exceeds the limit of {self.max_payload_bytes} "
+                                        "(SAGEMAKER_MAX_PAYLOAD_IN_MB); split the batch")
+            kind, charset, params = media.reader(content_type)
+            out_kind, out_type = media.writer(accept)
+            batch = self.decoder.decode(kind, body, charset, params)
+            proba = self.scorer.predict_proba(batch)
+            positive = proba >= self.model.threshold  # the artifact's decision threshold, as Model.label
+            return Response(200, self._encode(out_kind, proba, positive), out_type)
+        except RequestError as exc:
+            log.info("%d: %s", exc.status, exc)
+            return error(exc.status, str(exc))
+        except Exception:
+            log.exception("invocation failed")
+            return error(500, "internal error while scoring; the server log has the details")
+
+    def _encode(self, kind: str, proba: np.ndarray, positive: np.ndarray) -> bytes:
+        """One prediction per input row, in order: JSON records, or headerless CSV lines for batch transform."""
+        pairs = zip(proba.tolist(), positive.tolist())
+        if kind == media.CSV:
+            labels = self._csv_labels
+            return "".join([f"{p!r},{labels[y]}\n" for p, y in pairs]).encode()
+        labels = self._json_labels
+        rows = ",".join([f'{{"probability":{p!r},"label":{labels[y]}}}' for p, y in pairs])
+        return f'{{"predictions":[{rows}]}}'.encode()
+
+
+def _csv_field(text: str) -> str:
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
