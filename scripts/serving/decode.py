@@ -49,7 +49,7 @@ def _row(i: int) -> str:
 class Batch:
     rows: int
     numeric: np.ndarray  # (rows, len(schema.numeric)) float64, NaN where missing
-    categorical: list  # per categorical feature: pa.StringArray or list of str/None
+    categorical: list  # per categorical feature: pa.DictionaryArray of text, or a list of str/None
 
 
 def text_number(value: str, i: int, column: str, where: Where = _row) -> float:
@@ -93,8 +93,14 @@ def _json_category(value: Any, i: int, column: str) -> str | None:
     raise RequestError(400, f"row {i + 1}, column '{column}': {json.dumps(value)} is not a category value")
 
 
+def _clean_text(text: pa.Array) -> pa.Array:
+    """Trimmed text with NA tokens as nulls, as the stdlib path reads fields."""
+    text = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.is_in(text, value_set=_NULLS), _NULL_STRING, text)
+
+
 def _arrow_numbers(text: pa.Array, column: str, where: Where = _row) -> np.ndarray:
-    text = _arrow_categories(text)
+    text = _clean_text(text)
     try:
         return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:  # name the bad value, or serve what only pyarrow refused
@@ -102,9 +108,19 @@ def _arrow_numbers(text: pa.Array, column: str, where: Where = _row) -> np.ndarr
         return np.array([math.nan if v is None else text_number(v, i, column, where) for i, v in enumerate(values)])
 
 
-def _arrow_categories(text: pa.Array) -> pa.Array:
-    text = pc.utf8_trim_whitespace(text)
-    return pc.if_else(pc.is_in(text, value_set=_NULLS), _NULL_STRING, text)
+def _arrow_categories(array: pa.Array) -> pa.DictionaryArray:
+    """Categories dictionary-encoded, so cleaning and encoding run once per distinct value, not per row."""
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array.cast(pa.string()))
+    return pa.DictionaryArray.from_arrays(array.indices, _clean_text(array.dictionary.cast(pa.string())))
+
+
+def _whole(column: pa.ChunkedArray) -> pa.Array:
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.unify_dictionaries()
+    return column.combine_chunks()
 
 
 def _json_numbers(values: Sequence, column: str) -> Sequence[float]:
@@ -242,11 +258,13 @@ class Decoder:
 
     def _csv_arrow(self, body: bytes, header: bool) -> Batch | None:
         """pyarrow's reader; None when it refuses the body (the stdlib path then serves it or names the fault)."""
-        types = {**{f: pa.float64() for f in self.numeric}, **{f: pa.string() for f in self.categorical}}
+        types = {**{f: pa.float64() for f in self.numeric},
+                 **{f: pa.dictionary(pa.int32(), pa.string()) for f in self.categorical}}
         try:
             table = pacsv.read_csv(
                 pa.BufferReader(body),
-                read_options=pacsv.ReadOptions(use_threads=False, column_names=None if header else self.features),
+                read_options=pacsv.ReadOptions(use_threads=False, column_names=None if header else self.features,
+                                               block_size=max(len(body) + 1, 1 << 20)),  # one chunk
                 convert_options=pacsv.ConvertOptions(
                     column_types=types, include_columns=self.features, null_values=sorted(NULL_TOKENS),
                     strings_can_be_null=True, quoted_strings_can_be_null=True,
@@ -255,7 +273,7 @@ class Decoder:
         except (pa.ArrowException, OSError):
             return None
         numeric = [table.column(f).to_numpy() for f in self.numeric]  # nulls -> NaN
-        categorical = [_arrow_categories(table.column(f).combine_chunks()) for f in self.categorical]
+        categorical = [_arrow_categories(_whole(table.column(f))) for f in self.categorical]
         return self._batch(table.num_rows, numeric, categorical)
 
     # -- JSON ------------------------------------------------------------------------------
@@ -303,31 +321,35 @@ class Decoder:
         repeated = [f for f in self.features if names.count(f) > 1]
         if repeated:
             raise RequestError(400, f"column(s) {repeated} appear more than once")
-        columns = {}
-        for f in self.features:
-            array = table.column(f).combine_chunks()
-            columns[f] = array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
-        numeric = [self._table_numbers(columns[f], f) for f in self.numeric]
-        categorical = [self._table_categories(columns[f], f) for f in self.categorical]
+        numeric = [self._table_numbers(_whole(table.column(f)), f) for f in self.numeric]
+        categorical = [self._table_categories(_whole(table.column(f)), f) for f in self.categorical]
         return self._batch(table.num_rows, numeric, categorical)
 
     @staticmethod
     def _table_numbers(array: pa.Array, column: str) -> np.ndarray:
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
         kind = array.type
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind):
             return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if _is_text(kind):
             return _arrow_numbers(array.cast(pa.string()), column)
         raise RequestError(400, f"column '{column}' has type {kind}; expected numbers")
 
     @staticmethod
-    def _table_categories(array: pa.Array, column: str) -> pa.Array:
+    def _table_categories(array: pa.Array, column: str) -> pa.DictionaryArray:
+        if pa.types.is_dictionary(array.type):
+            if _is_text(array.type.value_type):
+                return _arrow_categories(array)
+            array = array.dictionary_decode()
         kind = array.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return _arrow_categories(array.cast(pa.string()))
-        if pa.types.is_integer(kind) or pa.types.is_null(kind):
-            return array.cast(pa.string())
+        if _is_text(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind):
+            return _arrow_categories(array)
         if pa.types.is_floating(kind) or pa.types.is_boolean(kind):  # str(2.0) == "2.0", as in training
             values = array.to_pylist()
-            return pa.array([None if v is None or v != v else str(v) for v in values], pa.string())
+            return _arrow_categories(pa.array([None if v is None or v != v else str(v) for v in values], pa.string()))
         raise RequestError(400, f"column '{column}' has type {kind}; expected text or numbers")
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)

@@ -53,18 +53,16 @@ class _Codes:
 
     def __init__(self, known: list[str], codes: np.ndarray, unknown: float, missing: float):
         self.table = dict(zip(known, codes.tolist()))
-        self.known = pa.array(known, pa.string())
-        self.codes = np.append(codes, unknown)  # index -1 (not found) -> unknown
         self.unknown, self.missing = unknown, missing
 
     def encode(self, values) -> np.ndarray:
-        if isinstance(values, pa.Array):
-            index = pc.index_in(values, value_set=self.known).fill_null(-1).to_numpy(zero_copy_only=False)
-            out = self.codes[index]
-            if values.null_count:
-                out[values.is_null().to_numpy(zero_copy_only=False)] = self.missing
-            return out
         get, unknown, missing = self.table.get, self.unknown, self.missing
+        if isinstance(values, pa.Array):  # dictionary-encoded: look up each distinct value once
+            if not isinstance(values, pa.DictionaryArray):
+                values = pc.dictionary_encode(values)
+            lookup = [missing if v is None else get(v, unknown) for v in values.dictionary.to_pylist()]
+            index = values.indices.fill_null(-1).to_numpy(zero_copy_only=False)  # null index -> missing
+            return np.array(lookup + [missing], dtype=np.float64)[index]
         return np.array([missing if v is None else get(v, unknown) for v in values], dtype=np.float64)
 
 

@@ -123,10 +123,21 @@ def test_accept(handler, model, rows, accept, content_type):
     assert_scores(response, model, frame)
 
 
-def test_csv_output_is_one_headerless_line_per_row(handler, rows):
-    response = handler.invocations("text/csv", "text/csv", rows.head(7).to_csv(index=False).encode())
-    lines = response.body.decode().splitlines()
-    assert len(lines) == 7 and all(line.count(",") == 1 for line in lines)
+@pytest.mark.parametrize("n", [7, 300])  # below and above the size where pyarrow formats the answer
+def test_both_output_formats_give_repr_exact_probabilities(handler, model, rows, n):
+    body = rows.head(n).to_csv(index=False).encode()
+    proba = model.predict_proba(rows.head(n))
+    lines = handler.invocations("text/csv", "text/csv", body).body.decode().splitlines()
+    assert len(lines) == n and all(line.count(",") == 1 for line in lines)
+    assert [float(line.split(",")[0]) for line in lines] == proba.tolist()  # exact round trip
+    records = json.loads(handler.invocations("text/csv", "application/json", body).body)["predictions"]
+    assert [r["probability"] for r in records] == proba.tolist()
+    assert [r["label"] for r in records] == [line.split(",")[1] for line in lines] == list(model.label(proba))
+
+
+def test_chunks_with_different_category_dictionaries_are_unified():
+    chunks = pa.chunked_array([pa.array(["a", None]).dictionary_encode(), pa.array(["b", "a"]).dictionary_encode()])
+    assert decode._whole(chunks).to_pylist() == ["a", None, "b", "a"]
 
 
 # -- values the model handles: served, not errors ------------------------------------------------
