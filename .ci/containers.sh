@@ -52,6 +52,7 @@ GIT_SHA="$(git rev-parse --short=12 HEAD)"
 TRAIN_REPO="$IMAGE_PREFIX-train"
 PROCESS_REPO="$IMAGE_PREFIX-process"
 say "build $TRAIN_REPO:$GIT_SHA and $PROCESS_REPO:$GIT_SHA"
+"${MAKE[@]}" lock-check
 timed "make build" "${MAKE[@]}" build GIT_SHA="$GIT_SHA"
 docker image ls --filter "reference=$IMAGE_PREFIX-*"
 

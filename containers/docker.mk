@@ -31,7 +31,7 @@ DOCKER_MK_DIR := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 DOCKER_CONTEXT_DIR := $(abspath $(DOCKER_MK_DIR)..)
 ENGINE_CACHE ?= $(DOCKER_CONTEXT_DIR)/.cache/docker
 ENGINE_SH ?= $(DOCKER_MK_DIR)engine.sh
-ECR_REGION = $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),$(word 4,$(subst ., ,$(REGISTRY))))
+ECR_REGION = $(or $(word 4,$(subst ., ,$(REGISTRY))),$(AWS_REGION),$(AWS_DEFAULT_REGION))
 
 .PHONY: build build-train build-process push push-train push-process login \
 	engine-up engine-down engine-env registry-up registry-down images lock lock-check

@@ -125,7 +125,19 @@ stop_pidfile() {  # pidfile name
     rm -f "$f"
 }
 
-cmd_down() { stop_pidfile "$PIDFILE" dockerd; }
+# dockerd leaves its default network namespace bind-mounted under the exec-root (and, after a crash,
+# overlay mounts under the data root): unmount what is left under our own directories only.
+unmount_leftovers() {
+    local er m; er="$(exec_root)"
+    command -v findmnt >/dev/null 2>&1 || return 0
+    findmnt -rn -o TARGET | { grep -F -e "$er/" -e "$CACHE/data/" || true; } | sort -r \
+        | while IFS= read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+}
+
+cmd_down() {
+    stop_pidfile "$PIDFILE" dockerd
+    pid_alive "$PIDFILE" || unmount_leftovers
+}
 
 # The Debian mirror this machine's apt uses (first non-security URI in /etc/apt/sources*).
 debian_mirror() {
