@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI container tier (called by .ci/run after the unit tests): a project-local engine, the base
-# images (cached under the engine's state), both images built, the container tests, then a push to
-# a local registry and a pull back. Whatever this script started (engine, registry) it stops by PID
+# CI with containers: a project-local engine, the base images (cached under the engine's state),
+# both images built, then the test command given as arguments (.ci/run passes `make test`, the
+# README's, so the container tier runs inside it against these images; default: the container
+# tests alone), then a push to a local registry and a pull back. Whatever this script started (engine, registry) it stops by PID
 # on exit, whatever happens; an engine or registry that was already running is left running.
 #
 # Environment: DOCKER_CACHE_DIR (engine state, default .cache/docker), PYTHON (default .venv/bin/python),
@@ -56,11 +57,15 @@ say "build $TRAIN_REPO:$GIT_SHA and $PROCESS_REPO:$GIT_SHA"
 timed "make build" "${MAKE[@]}" build GIT_SHA="$GIT_SHA"
 docker image ls --filter "reference=$IMAGE_PREFIX-*"
 
-say "container tests"
+say "tests: ${*:-pytest tests/containers}"
 export TRAIN_IMAGE="$TRAIN_REPO:$GIT_SHA" PROCESS_IMAGE="$PROCESS_REPO:$GIT_SHA"
 # CI=true (set by CI) turns a missing engine or image into a failure instead of a skip.
-# shellcheck disable=SC2086
-timed "pytest tests/containers" "$PYTHON" -m pytest tests/containers -m container -p no:cacheprovider ${PYTEST_ARGS:-}
+if [ "$#" -gt 0 ]; then
+    timed "$*" "$@"
+else
+    # shellcheck disable=SC2086
+    timed "pytest tests/containers" "$PYTHON" -m pytest tests/containers -m container -p no:cacheprovider ${PYTEST_ARGS:-}
+fi
 
 say "push to a local registry and pull back"
 case "$("$ENGINE" status)" in *"registry: pid"*) ;; *) started_registry=1 ;; esac

@@ -1,0 +1,96 @@
+"""Every step in its image, on an /opt/ml tree mounted as SageMaker local mode mounts it."""
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifier import artifact
+from localrun.docker_engine import DockerEngine
+from localrun.endpoint import invoke, local_endpoint, score_rows
+from localrun.engines import ProcessEngine
+from localrun.pipeline import PipelineConfig, run_pipeline
+from localrun.trees import Input, Step, lay_out_processing, lay_out_training
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.container
+
+
+@pytest.fixture(scope="module")
+def docker_engine(engine, train_image, process_image):
+    return DockerEngine(train_image, process_image, client=engine)
+
+
+@pytest.fixture(scope="module")
+def pipeline_runs(tmp_path_factory, docker_engine):
+    """The whole pipeline twice: every step in its container, and every step as a local process."""
+    config = PipelineConfig(data=DATA, target="Class", positive_label="bad", id_columns=["rownames"])
+    runs = {}
+    for name, eng in (("docker", docker_engine), ("process", ProcessEngine())):
+        run_dir = tmp_path_factory.mktemp(name)
+        runs[name] = (run_dir, run_pipeline(config, run_dir, eng))
+    return runs
+
+
+def test_containers_give_the_same_results_as_processes(pipeline_runs):
+    (docker_dir, docker), (process_dir, process) = pipeline_runs["docker"], pipeline_runs["process"]
+    assert docker["test_auc"] == process["test_auc"] and 0.68 < docker["test_auc"] < 0.85
+    assert docker["validation_logloss"] == process["validation_logloss"]
+    for split in ("train", "validation", "test"):
+        a = pd.read_parquet(docker_dir / "s3" / "feature" / split / f"{split}.parquet")
+        b = pd.read_parquet(process_dir / "s3" / "feature" / split / f"{split}.parquet")
+        pd.testing.assert_frame_equal(a, b)
+    models = [artifact.load(d / "jobs" / "train" / "algo-1" / "model") for d in (docker_dir, process_dir)]
+    test = pd.read_parquet(process_dir / "s3" / "feature" / "test" / "test.parquet")
+    assert np.array_equal(models[0].predict_proba(test), models[1].predict_proba(test))
+    # the serving container answered the run's closing requests with the model's own scores
+    expected = models[1].predict_proba(test.head(5))
+    assert np.allclose([p["probability"] for p in docker["endpoint_predictions"]], expected)
+
+
+def test_bad_input_in_the_processing_container_writes_the_message(tmp_path, docker_engine):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.csv").write_text("x,y\n1,bad\n")
+    step = Step("clean", "processing", "clean.py", inputs={"raw": Input(raw)}, outputs=["cleaned"],
+                arguments={"target": "Class", "positive_label": "bad"})
+    tree = lay_out_processing(tmp_path / "job", step, "algo-1", docker_engine.processing_entrypoint(step))
+    assert docker_engine.run(step, tree, "algo-1") == 2
+    assert "target column 'Class' not found" in (tree / "output" / "message").read_text()
+
+
+def test_docker_stop_checkpoints_training_through_the_toolkit(tmp_path, docker_engine, pipeline_runs):
+    prepared = pipeline_runs["process"][0] / "s3" / "feature"
+    step = Step("train", "training", "train.py",
+                inputs={n: Input(prepared / n) for n in ("train", "validation", "preprocessor")},
+                arguments={"n_estimators": 400, "stage_size": 5, "early_stopping_stages": 0})
+    tree = lay_out_training(tmp_path / "job", step, "algo-1", docker_engine.code_dir)
+    container = docker_engine._container(docker_engine.train_image, tree, command=["train"],
+                                         environment={"SM_STUDIO_LOCAL_MODE": "true"})
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tree / "checkpoints").glob("checkpoint-*.joblib")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = time.monotonic()
+        container.stop(timeout=30)  # SIGTERM, as StopTrainingJob and spot interruptions send
+        assert time.monotonic() - started < 15
+        assert container.wait()["StatusCode"] != 0
+    finally:
+        container.remove(force=True)
+    assert (tree / "output" / "failure").read_text().startswith("stopped by SIGTERM after stage")
+    assert list((tree / "checkpoints").glob("checkpoint-*.joblib"))
+
+
+def test_serving_container_answers_and_refuses_clearly(tmp_path, docker_engine, pipeline_runs):
+    model_tar = pipeline_runs["process"][0] / "s3" / "train" / "model" / "model.tar.gz"
+    test = pd.read_parquet(pipeline_runs["process"][0] / "s3" / "feature" / "test" / "test.parquet")
+    with local_endpoint(docker_engine, model_tar, tmp_path / "serve") as url:
+        schema = json.loads((tmp_path / "serve" / "model" / "metadata.json").read_text())["schema"]
+        rows = test.head(3)[schema["numeric"] + schema["categorical"]]
+        assert len(score_rows(url, rows)) == 3
+        status, body = invoke(url, b"a,b\n1,2\n", content_type="application/x-unknown")
+        assert status == 415
+        status, _ = invoke(url, rows.to_csv(index=False).encode(), content_type="text/csv; charset=utf-8")
+        assert status == 200
