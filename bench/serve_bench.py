@@ -146,12 +146,14 @@ def parse_vs_predict(handler, body: bytes, repeats: int = 200) -> tuple[float, f
     return 1e3 * statistics.median(decode_times), 1e3 * statistics.median(score_times)
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * _UNITS[unit]
+def _ms(out: str, pattern: str) -> float:
+    found = re.search(pattern + r"\s+([\d.]+)(us|ms|s|m)\b", out)
+    if not found:
+        raise RuntimeError(f"cannot read {pattern!r} in wrk's output:\n{out}")
+    return float(found.group(1)) * _UNITS[found.group(2)]
 
 
 def run_wrk(wrk: str, port: int, body_file: Path, lua: Path, seconds: int, n: int) -> dict:
@@ -167,7 +169,7 @@ def run_wrk(wrk: str, port: int, body_file: Path, lua: Path, seconds: int, n: in
     if socket_errors:
         errors += sum(int(x) for x in re.findall(r"(\d+)", socket_errors.group(1)))
     return {"req_s": rate, "rows_s": rate * n, "errors": errors,
-            "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)), "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1))}
+            "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
 
 
 # -- servers -------------------------------------------------------------------------------------

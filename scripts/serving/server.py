@@ -131,10 +131,7 @@ def main(argv: list[str]) -> int:
         log.error("%s", exc)
         return 2
 
-    stop = threading.Event()
-
     def on_signal(signum, frame):
-        stop.set()
         raise SystemExit(0)  # interrupts a load in progress; gunicorn installs its own handlers later
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -151,18 +148,15 @@ def main(argv: list[str]) -> int:
     log.info("listening on %s:%d (503 until the model is loaded)", config.host, config.port)
     try:
         handler = load_handler(config)
-    except SystemExit:
-        raise
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         log.error("model failed to load, /ping stays 503: %s", reason, exc_info=not isinstance(exc, StepError))
         gate.reply = {"status": "failed", "reason": reason}
         try:
-            while not stop.wait(3600):
-                pass
+            while True:
+                signal.pause()  # until SIGTERM or SIGINT, whose handler raises SystemExit
         except SystemExit:
-            pass
-        return 1
+            return 1
     gate.shutdown()
     gate_thread.join()
     from .app import make_app
