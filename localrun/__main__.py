@@ -27,7 +27,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="KEY=VALUE",
                         help="training hyperparameter (repeatable), e.g. -p n_estimators=200")
     args = parser.parse_args(argv)
-    if args.data.resolve() == DEFAULT_DATA:
+    args.data, args.work_dir = args.data.resolve(), args.work_dir.resolve()
+    if args.data == DEFAULT_DATA:
         args.target = args.target or "Class"
         args.positive_label = args.positive_label or "bad"
         args.id_columns = "rownames" if args.id_columns is None else args.id_columns
