@@ -160,7 +160,8 @@ def run_wrk(wrk: str, port: int, body_file: Path, lua: Path, seconds: int, n: in
     env = {**os.environ, "BENCH_BODY": str(body_file)}
     command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", "--latency", "-s", str(lua),
                f"http://127.0.0.1:{port}/invocations"]
-    subprocess.run(command[:1] + ["-d2s"] + command[1:], env=env, check=True, capture_output=True, timeout=60)  # warm up
+    warm_up = command[:1] + ["-d2s"] + command[1:]
+    subprocess.run(warm_up, env=env, check=True, capture_output=True, timeout=60)
     out = subprocess.run(command[:1] + [f"-d{seconds}s"] + command[1:], env=env, check=True, capture_output=True,
                          text=True, timeout=seconds + 60).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -277,7 +278,8 @@ def table(results: dict[str, dict[int, dict]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=8, help="measured seconds per stack and size (after 2 s warm-up)")
+    parser.add_argument("--seconds", type=int, default=8,
+                        help="measured seconds per stack and size (after a 2 s warm-up)")
     parser.add_argument("--model-dir", type=Path, help="artifact to serve (default: train one into .cache/bench)")
     parser.add_argument("--skip-mms", action="store_true", help="only the in-process floor and serve")
     args = parser.parse_args()

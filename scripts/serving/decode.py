@@ -181,7 +181,8 @@ class Decoder:
         infinite = np.isinf(matrix)
         if infinite.any():  # the preprocessing would fail on it: a client error, not a 500
             i, j = np.argwhere(infinite)[0]
-            raise RequestError(400, f"{where(int(i))}, column '{self.numeric[j]}': {matrix[i, j]} is not a finite number")
+            raise RequestError(
+                400, f"{where(int(i))}, column '{self.numeric[j]}': {matrix[i, j]} is not a finite number")
         return Batch(rows, matrix, categorical)
 
     # -- CSV -------------------------------------------------------------------------------
@@ -330,7 +331,8 @@ class Decoder:
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
         kind = array.type
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind):
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) \
+                or pa.types.is_null(kind):
             return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
         if _is_text(kind):
             return _arrow_numbers(array.cast(pa.string()), column)

@@ -101,7 +101,7 @@ class FastScorer:
             statistics = np.nan_to_num(statistics, nan=0.0)  # sklearn fills kept empty features with 0
         self.statistics = statistics
         indicator = imputer.indicator_
-        self.indicators = np.asarray(indicator.features_, dtype=np.intp) if indicator is not None else np.empty(0, np.intp)
+        self.indicators = np.asarray(indicator.features_ if indicator is not None else [], dtype=np.intp)
 
     def _category_plan(self, cat_pipe) -> None:
         steps = [step for _, step in cat_pipe.steps] if isinstance(cat_pipe, Pipeline) else []

@@ -70,7 +70,8 @@ def test_reader_refuses_with_415(header):
 @pytest.mark.parametrize("header,expected", [
     (None, "application/json"), ("", "application/json"), ("*/*", "application/json"),
     ("text/csv", "text/csv"), ("application/json;q=0.2, text/csv;q=0.8", "text/csv"),
-    ("text/html, */*;q=0.1", "application/json"), ("text/*", "text/csv"), ("application/json; charset=utf-8", "application/json"),
+    ("text/html, */*;q=0.1", "application/json"), ("text/*", "text/csv"),
+    ("application/json; charset=utf-8", "application/json"),
 ])
 def test_writer(header, expected):
     assert media.writer(header)[1] == expected

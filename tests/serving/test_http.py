@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,7 +59,7 @@ def test_every_content_type_and_accept(server, model, rows):
         "text/csv; charset=utf-8": frame.to_csv(index=False).encode(),
         "text/csv": features.to_csv(index=False, header=False).encode(),
         "application/json": frame.to_json(orient="records").encode(),
-        "application/json; charset=utf-8": json.dumps({"instances": json.loads(frame.to_json(orient="records"))}).encode(),
+        "application/json; charset=utf-8": b'{"instances": ' + features.to_json(orient="values").encode() + b"}",
         "application/vnd.apache.arrow.stream": arrow_bytes(frame),
         "application/x-parquet": parquet_bytes(frame),
     }
