@@ -194,7 +194,7 @@ class Stack:
         self.name, self.port, self.log_file = name, port, log_file
         self._log = open(log_file, "wb")
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        cwd=log_file.parent, start_new_session=True)
 
     def ready(self, sample: bytes, timeout: float = 180) -> bytes:
         """Wait until an invocation succeeds (MMS says healthy before its model is loaded)."""
@@ -250,7 +250,8 @@ def mms_stack(venv_bin: Path, model_dir: Path, work: Path) -> Stack:
     tmp.mkdir()
     env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
            "PYTHONPATH": str(REPO / "bench" / "mms"), "BENCH_SCRIPTS": str(SCRIPTS), "TMPDIR": str(tmp),
-           "TEMP": str(tmp), "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+           "TEMP": str(tmp), "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
+           "LOG_LOCATION": str(work / "mms-logs"), "METRICS_LOCATION": str(work / "mms-logs")}
     python = str(venv_bin / "python")
     config = subprocess.run([python, "-c", (
         "from sagemaker_inference import model_server as m, environment as e; "
