@@ -37,6 +37,16 @@ test-unit: $(READY)
 test-containers: $(READY)
 	$(PYTHON) -m pytest -m container
 
+# The model of the latest `make run`, as an endpoint serves it, on 127.0.0.1:$(PORT) until Ctrl-C.
+SERVE_TREE ?= $(WORK)/latest/jobs/serve/algo-1
+serve: $(READY)
+	@test -f $(SERVE_TREE)/model/metadata.json || { echo "no model in $(SERVE_TREE): run 'make run' first" >&2; exit 2; }
+	SAGEMAKER_BASE_DIR=$(SERVE_TREE) SAGEMAKER_BIND_TO_PORT=$(PORT) SERVING_HOST=127.0.0.1 $(PYTHON) scripts/serve
+
+# Every benchmark under bench/: each prints its table, then its ratios as name=value pairs.
+bench: $(READY)
+	@for b in bench/*_bench.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+
 clean:
 	rm -rf $(WORK) .pytest_cache
 

@@ -118,8 +118,9 @@ def save(
         "model_file": MODEL_FILE,
         "model_sha256": sha256_file(model_path),
         "schema": schema.to_dict(),
-        "features": [{"name": c, "kind": "numeric"} for c in schema.numeric]
-        + [{"name": c, "kind": "categorical"} for c in schema.categorical],
+        "features": [
+            {"name": c, "kind": "numeric" if c in schema.numeric else "categorical"} for c in schema.features
+        ],
         "labels": {"positive": schema.positive_label, "negative": schema.negative_label},
         "threshold": float(threshold),
         "versions": library_versions(),

@@ -22,10 +22,12 @@ class Schema:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     id_columns: tuple[str, ...] = field(default=())
+    order: tuple[str, ...] = field(default=())  # the features in the data's column order
 
     @property
     def features(self) -> tuple[str, ...]:
-        return self.numeric + self.categorical
+        """Features in the data's column order: what a headerless CSV row carries."""
+        return self.order or self.numeric + self.categorical
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,6 +42,7 @@ class Schema:
                 numeric=tuple(data["numeric"]),
                 categorical=tuple(data["categorical"]),
                 id_columns=tuple(data.get("id_columns", ())),
+                order=tuple(data.get("order", ())),
             )
         except KeyError as exc:
             raise DataError(f"schema is missing {exc}") from None
@@ -84,4 +87,4 @@ def infer(
     cat = [c for c in candidates if c not in num]
     if not num and not cat:
         raise DataError(f"no feature columns left after removing target '{target}' and ids {list(id_columns)}")
-    return Schema(target, positive_label, negative_label, tuple(num), tuple(cat), tuple(id_columns))
+    return Schema(target, positive_label, negative_label, tuple(num), tuple(cat), tuple(id_columns), tuple(candidates))

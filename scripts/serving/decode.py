@@ -141,12 +141,18 @@ def _json_categories(values: Sequence, column: str):
 
 
 class Decoder:
-    """Decodes bodies for one schema: numeric features first, then categorical (schema order)."""
+    """Decodes bodies for one schema into numeric features first, then categorical.
+
+    Positional input (headerless CSV, JSON rows as lists) carries the features in the
+    training data's column order (`wire`), as SageMaker's headerless CSV convention expects.
+    """
 
     def __init__(self, schema):
         self.numeric = list(schema.numeric)
         self.categorical = list(schema.categorical)
         self.features = self.numeric + self.categorical
+        self.wire = list(schema.features)
+        self._wire_positions = [self.wire.index(f) for f in self.features]
         # a first CSV line naming any of these is a header
         self._header_names = set(self.features) | {schema.target, *schema.id_columns}
         # record -> tuple of its feature values, in C; KeyError names a missing feature
@@ -220,7 +226,7 @@ class Decoder:
     def _layout(self, header: list[str] | None) -> tuple[list[int], int]:
         """Field positions of the features, and the field count every row must have."""
         if header is None:
-            return list(range(len(self.features))), len(self.features)
+            return self._wire_positions, len(self.wire)
         missing = [f for f in self.features if f not in header]
         if missing:
             raise RequestError(400, f"CSV header lacks column(s) {missing}")
@@ -248,7 +254,7 @@ class Decoder:
         for i, record in enumerate(records):
             if len(record) != width:
                 expected = "as in the header" if header else (
-                    f"the features {self.features} in this order, or a header row naming them")
+                    f"the features {self.wire} in this order, or a header row naming them")
                 raise RequestError(400, f"{where(i)}: {len(record)} fields, expected {width} ({expected})")
         columns = [[record[j] for record in records] for j in index]
         n_num = len(self.numeric)
@@ -264,7 +270,7 @@ class Decoder:
         try:
             table = pacsv.read_csv(
                 pa.BufferReader(body),
-                read_options=pacsv.ReadOptions(use_threads=False, column_names=None if header else self.features,
+                read_options=pacsv.ReadOptions(use_threads=False, column_names=None if header else self.wire,
                                                block_size=max(len(body) + 1, 1 << 20)),  # one chunk
                 convert_options=pacsv.ConvertOptions(
                     column_types=types, include_columns=self.features, null_values=sorted(NULL_TOKENS),
@@ -307,10 +313,10 @@ class Decoder:
                 raise RequestError(400, f"row {i + 1}: missing column(s) {missing} (send null for a missing value)")
             return self._pick(record)
         if isinstance(record, list):
-            if len(record) != len(self.features):
+            if len(record) != len(self.wire):
                 raise RequestError(
-                    400, f"row {i + 1}: {len(record)} values, expected {len(self.features)} ({self.features})")
-            return record
+                    400, f"row {i + 1}: {len(record)} values, expected {len(self.wire)} ({self.wire})")
+            return [record[p] for p in self._wire_positions]
         raise RequestError(400, f"row {i + 1}: expected an object or a list, got {type(record).__name__}")
 
     # -- Arrow and Parquet -------------------------------------------------------------------

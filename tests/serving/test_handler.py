@@ -54,6 +54,20 @@ def test_csv_with_header_any_column_order_and_extra_columns(handler, model, rows
     assert_scores(handler.invocations(content_type, None, frame.to_csv(index=False).encode()), model, frame)
 
 
+@pytest.mark.parametrize("n", [1, 400])
+def test_headerless_csv_is_the_training_files_own_column_order(handler, model, n):
+    """A line of the original CSV minus id and target scores as is: SageMaker's headerless convention."""
+    from tests.conftest import DATA
+
+    lines = DATA.read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name not in ("rownames", "Class")]
+    body = "\n".join(",".join(line.split(",")[i] for i in keep) for line in lines[1 : n + 1]).encode()
+    assert [header[i] for i in keep] == list(model.schema.features)
+    frame = pd.read_csv(DATA).head(n)
+    assert_scores(handler.invocations("text/csv", None, body), model, frame)
+
+
 @pytest.mark.parametrize("n", [1, 400])  # 400 rows take the pyarrow path, 1 the stdlib one
 def test_csv_without_header_in_schema_order(handler, model, rows, n):
     frame = features(model, rows).head(n)
