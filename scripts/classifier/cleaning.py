@@ -8,10 +8,9 @@ import pandas as pd
 
 from contract.errors import DataError
 
-from .schema import Schema
+from .schema import MISSING_TOKENS, Schema
 
-# A text column becomes numeric only when every non-blank value parses as a number.
-_BLANKS = {"": None, "NA": None, "N/A": None, "NaN": None, "nan": None, "null": None, "NULL": None}
+_BLANKS = {token: None for token in MISSING_TOKENS}
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:

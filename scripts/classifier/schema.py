@@ -13,6 +13,13 @@ import pandas as pd
 
 from contract.errors import DataError
 
+# pandas.read_csv's default NA tokens: text that means "missing" in every input, at training
+# (clean.py applies them to Parquet and trimmed text too) and at serving alike.
+MISSING_TOKENS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
 
 @dataclass(frozen=True)
 class Schema:

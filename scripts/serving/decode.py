@@ -24,14 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from classifier.schema import MISSING_TOKENS
+
 from .errors import RequestError
 from .media import ARROW, CSV, JSON, PARQUET
 
-# pandas.read_csv's default NA tokens: what training read as missing.
-NULL_TOKENS = frozenset({
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
+# What training read as missing is missing here too: one set for cleaning and serving.
+NULL_TOKENS = MISSING_TOKENS
 _NULLS = pa.array(sorted(NULL_TOKENS), pa.string())
 _NULL_STRING = pa.scalar(None, pa.string())
 SMALL_CSV_BYTES = 8192  # below this the stdlib reader beats pyarrow's fixed cost
