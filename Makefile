@@ -19,6 +19,8 @@ RUN_ARGS = --engine $(ENGINE) --work-dir $(WORK) \
 setup: $(READY)
 
 $(READY): requirements-dev.txt containers/requirements-train.txt containers/requirements-process.txt
+	@$(PYTHON_BASE) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "Python 3.11 is needed (as in the images): set PYTHON_BASE=python3.11" >&2; exit 1; }
 	test -x $(PYTHON) || $(PYTHON_BASE) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

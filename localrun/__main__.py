@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.id_columns = "rownames" if args.id_columns is None else args.id_columns
     if not args.target or not args.positive_label:
         parser.error("--target and --positive-label are required for data other than the default dataset")
+    bad = [item for item in args.hyperparameter if "=" not in item]
+    if bad:
+        parser.error(f"--hyperparameter takes KEY=VALUE, got {bad}")
     return args
 
 
@@ -47,8 +51,9 @@ def _engine(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    run_dir = args.work_dir / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    runs = args.work_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))  # unique per run
     latest = args.work_dir / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(run_dir.relative_to(args.work_dir))

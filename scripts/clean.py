@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Processing step: raw CSV/Parquet files -> cleaned rows, their schema and a report.
 
-Input `raw` (every CSV/Parquet file below it; shards welcome). Output `cleaned`:
+Input `raw` (every CSV/Parquet file below it; with several instances each cleans its own share of
+the files, whether SageMaker sharded them (ShardedByS3Key) or gave every instance all of them). Output `cleaned`:
 `cleaned-<host>.parquet`, `schema-<host>.json`, `report-<host>.json` (one set per instance,
 since all instances of a processing job upload to the same S3 prefix).
 """
@@ -22,8 +23,14 @@ PARAMS = {
 def main() -> None:
     job = processing_job()
     params = job.params(PARAMS)
-    raw = read_tables(job.input("raw"))
-    cleaned, report = cleaning.clean(raw, params["target"], keep_as_text=set(params["categorical_columns"]))
+    files = job.input_files("raw")
+    if not files:  # more instances than files: this one has no share
+        print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")
+        return
+    raw = read_tables(files)
+    cleaned, report = cleaning.clean(
+        raw, params["target"], numeric=set(params["numeric_columns"]), categorical=set(params["categorical_columns"])
+    )
     inferred = schema.infer(
         cleaned, params["target"], params["positive_label"], params["id_columns"],
         numeric=params["numeric_columns"] or None, categorical=params["categorical_columns"] or None,

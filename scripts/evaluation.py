@@ -8,7 +8,7 @@ evaluation.json, gated on by a ConditionStep with JsonGet("binary_classification
 import tempfile
 from pathlib import Path
 
-from contract import Param, log_metric, processing_job, run_processing
+from contract import DataError, Param, log_metric, processing_job, run_processing
 from contract import modeltar
 from contract.storage import read_tables, write_json
 from classifier import artifact
@@ -25,6 +25,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = artifact.load(modeltar.extract(archive, Path(tmp)))
     schema = model.schema
+    if schema.target not in test.columns:
+        raise DataError(f"input 'test' has no target column '{schema.target}'; columns are {list(test.columns)}")
     y_true = schema.encode_target(test[schema.target])
     report = binary_classification_report(
         y_true, model.predict_proba(test), model.threshold,

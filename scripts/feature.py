@@ -6,11 +6,9 @@ and `preprocessor` (preprocessor.joblib fitted on train only, and schema.json). 
 one instance: a split needs all the rows, so other instances do nothing.
 """
 
-import json
-
 import joblib
 
-from contract import DataError, Param, processing_job, run_processing
+from contract import DataError, Param, layout, processing_job, run_processing
 from contract.storage import atomic_path, read_tables, sha256_file, write_json, write_table
 from classifier import features
 from classifier.schema import Schema
@@ -27,7 +25,7 @@ def read_schema(directory) -> Schema:
     files = sorted(directory.glob("schema-*.json"))
     if not files:
         raise DataError(f"no schema-*.json in {directory}: is it the output of clean.py?")
-    schemas = {f.name: Schema.from_dict(json.loads(f.read_text())) for f in files}
+    schemas = {f.name: Schema.from_dict(layout.read_json_file(f)) for f in files}
     first = next(iter(schemas.values()))
     for name, other in schemas.items():
         if other != first:
@@ -44,6 +42,8 @@ def main() -> None:
     source = job.input("cleaned")
     schema = read_schema(source)
     rows = read_tables(source)
+    duplicates = int(rows.duplicated().sum())  # rows that several clean instances each kept once
+    rows = rows.drop_duplicates().reset_index(drop=True)
     train, validation, test = features.split(
         rows, schema, params["validation_fraction"], params["test_fraction"], params["seed"]
     )
@@ -54,7 +54,8 @@ def main() -> None:
     with atomic_path(out / "preprocessor.joblib") as tmp:
         joblib.dump(preprocessor, tmp)
     write_json(out / "schema.json", {**schema.to_dict(), "preprocessor_sha256": sha256_file(out / "preprocessor.joblib")})
-    print(f"feature: train {len(train)}, validation {len(validation)}, test {len(test)} rows")
+    print(f"feature: train {len(train)}, validation {len(validation)}, test {len(test)} rows"
+          f" ({duplicates} duplicates across clean shards dropped)")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,9 @@ of trees; restarted with a checkpoint, it resumes and ends with the same model; 
 stops it at the next stage boundary with that stage saved.
 """
 
-import json
-
 import joblib
 
-from contract import ConfigError, Param, Stopped, log_metric, run_training, stop_requested, training_job
+from contract import ConfigError, Param, Stopped, layout, log_metric, run_training, stop_requested, training_job
 from contract.checkpoints import CheckpointStore
 from contract.storage import read_tables, sha256_file, sha256_frame
 from classifier import artifact, modeling
@@ -34,7 +32,7 @@ PARAMS = {
 
 
 def load_preprocessor(directory):
-    schema_data = json.loads((directory / "schema.json").read_text()) if (directory / "schema.json").is_file() else None
+    schema_data = layout.read_json_file(directory / "schema.json")
     if schema_data is None:
         raise ConfigError(f"channel 'preprocessor': {directory / 'schema.json'} not found (is it feature.py's output?)")
     path = directory / "preprocessor.joblib"

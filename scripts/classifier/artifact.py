@@ -153,6 +153,9 @@ def load(model_dir: Path) -> Model:
     trained_with = metadata.get("versions", {}).get("scikit-learn")
     if trained_with != sklearn.__version__:
         raise ArtifactError(f"model trained with scikit-learn {trained_with}, this runtime has {sklearn.__version__}")
+    absent = [key for key in ("schema", "threshold", "sample_rows") if key not in metadata]
+    if absent:
+        raise ArtifactError(f"{meta_path}: missing {absent}")
     pipeline = joblib.load(model_path)
     return Model(pipeline, Schema.from_dict(metadata["schema"]), float(metadata["threshold"]), metadata)
 

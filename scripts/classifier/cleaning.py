@@ -22,10 +22,11 @@ def _trim(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _coerce_numeric(df: pd.DataFrame, protected: set[str]) -> pd.DataFrame:
+def _infer_numeric(df: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
+    """A text column becomes numeric when every non-missing value parses as a number."""
     out = df.copy()
     for column in out.columns:
-        if column in protected or pd.api.types.is_numeric_dtype(out[column]):
+        if column in skip or pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
             continue
         values = out[column]
         parsed = pd.to_numeric(values, errors="coerce")
@@ -34,23 +35,52 @@ def _coerce_numeric(df: pd.DataFrame, protected: set[str]) -> pd.DataFrame:
     return out
 
 
-def clean(df: pd.DataFrame, target: str, keep_as_text: set[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _force_numeric(values: pd.Series) -> pd.Series:
+    """A column declared numeric: every value must parse; the first that does not is named."""
+    parsed = pd.to_numeric(values, errors="coerce")
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        position = int(bad.to_numpy().argmax())
+        raise DataError(
+            f"column '{values.name}' row {position + 1}: {values.iloc[position]!r} is not a number "
+            "(the column was declared numeric)"
+        )
+    return parsed.astype("float64")
+
+
+def _category_text(values: pd.Series) -> pd.Series:
+    """A column declared categorical, as the text a client would send: 3 not "3.0"."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype("object").map(lambda v: None if pd.isna(v) else str(v))
+
+
+def clean(
+    df: pd.DataFrame, target: str, numeric: set[str] = frozenset(), categorical: set[str] = frozenset()
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Cleaned rows and a report of what happened to the others.
 
     Rows without a target and exact duplicates are dropped (counted by reason); text is
-    trimmed; text columns whose every value is a number become numeric.
+    trimmed and missing-value tokens become missing; text columns whose every value is a
+    number become numeric; columns declared `numeric` or `categorical` are made so.
     """
     if target not in df.columns:
         raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
+    missing = [c for c in (*sorted(numeric), *sorted(categorical)) if c not in df.columns]
+    if missing:
+        raise DataError(f"declared column(s) {missing} not found; columns are {list(df.columns)}")
     rows_in = len(df)
-    trimmed = _trim(df)
-    coerced = _coerce_numeric(trimmed, protected={target, *(keep_as_text or set())})
-    has_target = coerced[target].notna()
-    with_target = coerced[has_target]
+    typed = _infer_numeric(_trim(df), skip={target, *numeric, *categorical})
+    for column in numeric:
+        typed[column] = _force_numeric(typed[column])
+    for column in categorical:
+        typed[column] = _category_text(typed[column])
+    has_target = typed[target].notna()
+    with_target = typed[has_target]
     deduplicated = with_target.drop_duplicates()
     cleaned = deduplicated.reset_index(drop=True)
     for column in cleaned.columns:
-        if not pd.api.types.is_numeric_dtype(cleaned[column]):
+        if not pd.api.types.is_numeric_dtype(cleaned[column]) and not pd.api.types.is_bool_dtype(cleaned[column]):
             cleaned[column] = cleaned[column].astype("object").where(cleaned[column].notna(), None)
     report = {
         "rows_in": rows_in,

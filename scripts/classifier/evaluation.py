@@ -63,7 +63,11 @@ def _deviations(y, proba, threshold, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     size = int(DEVIATION_FRACTION * len(y))
     samples = [compute(rng.choice(len(y), size=size, replace=False)) for _ in range(DEVIATION_SAMPLES)]
-    return {name: float(np.nanstd([s[name] for s in samples])) for name in samples[0]}
+    deviations = {}
+    for name in samples[0]:
+        values = np.array([s[name] for s in samples], dtype=float)
+        deviations[name] = _number(float(np.nanstd(values))) if np.isfinite(values).any() else "NaN"
+    return deviations
 
 
 def _thin(*arrays: np.ndarray) -> list[list[float]]:

@@ -34,17 +34,31 @@ def split(
     if minority < 3:
         raise DataError(f"column '{schema.target}': only {minority} rows of the rarer class; need at least 3 to split")
     holdout = validation_fraction + test_fraction
-    train, rest = train_test_split(df, test_size=holdout, stratify=labels, random_state=seed)
-    rest_labels = labels.loc[rest.index]
-    validation, test = train_test_split(
-        rest, test_size=test_fraction / holdout, stratify=rest_labels, random_state=seed
-    )
+    try:
+        train, rest = train_test_split(df, test_size=holdout, stratify=labels, random_state=seed)
+        validation, test = train_test_split(
+            rest, test_size=test_fraction / holdout, stratify=labels.loc[rest.index], random_state=seed
+        )
+    except ValueError as exc:  # too few rows of a class for a stratified split of these sizes
+        raise DataError(
+            f"column '{schema.target}': cannot split {len(df)} rows ({minority} of the rarer class) into "
+            f"stratified train/validation/test of {1 - holdout:.2f}/{validation_fraction:.2f}/{test_fraction:.2f}: {exc}"
+        ) from None
     return tuple(part.reset_index(drop=True) for part in (train, validation, test))  # type: ignore[return-value]
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categories compare as text, so 3 and "3" are one category in training and serving."""
-    return frame.astype("object").where(frame.notna(), np.nan).map(lambda v: v if v is np.nan else str(v))
+    """Categories compare as text, so 3 and "3" are one category in training and serving.
+
+    Every kind of missing (None, NaN, pandas' NA of string columns read from Parquet) stays
+    missing, so training and serving both encode it as UNKNOWN_CODE.
+    """
+    values = frame.astype(object).to_numpy(copy=True)
+    missing = pd.isna(values)
+    values[~missing] = values[~missing].astype(str)
+    values[missing] = np.nan
+    # an object frame: pandas 3 would infer its own string dtype, which the encoder cannot sort with NaN
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns, dtype=object)
 
 
 def build_preprocessor(schema: Schema) -> ColumnTransformer:

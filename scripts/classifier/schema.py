@@ -90,7 +90,10 @@ def infer(
     excluded = {target, *id_columns}
     candidates = [c for c in df.columns if c not in excluded]
     forced_num, forced_cat = set(numeric or ()), set(categorical or ())
-    num = [c for c in candidates if c in forced_num or (c not in forced_cat and pd.api.types.is_numeric_dtype(df[c]))]
+    def looks_numeric(column: str) -> bool:  # booleans are categories: "True"/"False" at serving
+        return pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column])
+
+    num = [c for c in candidates if c in forced_num or (c not in forced_cat and looks_numeric(c))]
     cat = [c for c in candidates if c not in num]
     if not num and not cat:
         raise DataError(f"no feature columns left after removing target '{target}' and ids {list(id_columns)}")

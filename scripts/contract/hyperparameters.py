@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from .errors import ConfigError
 
@@ -84,9 +84,10 @@ def _check_range(key: str, value: Any, param: Param) -> None:
 def parse(raw: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:
     """Validate raw values against the spec: unknown, missing or ill-typed keys are errors.
 
-    Keys starting with `sagemaker_` belong to the platform and toolkit and are ignored.
+    Keys starting with `sagemaker_` (the SDK's and toolkit's) or `_` (tuning jobs add
+    `_tuning_objective_metric`) belong to the platform and are ignored.
     """
-    given = {k.replace("-", "_"): v for k, v in raw.items() if not k.startswith("sagemaker_")}
+    given = {k.replace("-", "_"): v for k, v in raw.items() if not k.startswith(("sagemaker_", "_"))}
     unknown = sorted(set(given) - set(spec))
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {sorted(spec)}")
@@ -132,9 +133,3 @@ def merge(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
             merged.update({k.replace("-", "_"): v for k, v in source.items()})
     return merged
 
-
-def describe(spec: Mapping[str, Param]) -> Iterable[str]:
-    """One line per parameter, for READMEs and --help."""
-    for key, p in spec.items():
-        default = "required" if p.default is REQUIRED else f"default {p.default!r}"
-        yield f"{key} ({_TYPE_NAMES[p.type]}, {default}): {p.help}"

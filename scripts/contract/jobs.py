@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from . import hyperparameters as hp
 from . import layout
 from .errors import ConfigError
+from .storage import table_files
 
 DEFAULT_HOST = "algo-1"
 
@@ -39,17 +40,13 @@ class Hosts:
     current: str
 
     @property
-    def index(self) -> int:
-        return self.hosts.index(self.current)
+    def is_leader(self) -> bool:
+        """The first host in sorted order does the once-per-job work (as the toolkit's master)."""
+        return self.current == sorted(self.hosts)[0]
 
     @property
     def count(self) -> int:
         return len(self.hosts)
-
-    @property
-    def is_leader(self) -> bool:
-        """The first host in sorted order does the once-per-job work (as the toolkit's master)."""
-        return self.current == sorted(self.hosts)[0]
 
     def shard(self, items: Sequence[Any]) -> list[Any]:
         """This host's share: a stable, disjoint round-robin over the sorted hosts."""
@@ -112,7 +109,7 @@ def _training_channels() -> dict[str, Path]:
     for name in layout.read_json_env("SM_CHANNELS") or []:
         channels.setdefault(name, layout.training_data_dir() / name)
     for key, value in os.environ.items():
-        if key.startswith("SM_CHANNEL_") and key != "SM_CHANNELS":
+        if key.startswith("SM_CHANNEL_"):
             # SM_CHANNEL_TRAIN -> "train"; keep the configured spelling when it matches
             env_name = key[len("SM_CHANNEL_") :].lower()
             name = next((c for c in channels if _channel_env_name(c) == key), env_name)
@@ -127,10 +124,10 @@ def checkpoint_dir() -> Path:
     config_path = layout.training_config_dir() / "checkpointconfig.json"
     config = layout.read_json_file(config_path)
     if config is not None:
-        local = config.get("LocalPath") if isinstance(config, dict) else None
-        if not local:
-            raise ConfigError(f"{config_path}: no 'LocalPath'")
-        return rebase(local)
+        if not isinstance(config, dict):
+            raise ConfigError(f"{config_path}: expected a JSON object")
+        # LocalPath is optional in CheckpointConfig; SageMaker's default is /opt/ml/checkpoints
+        return rebase(config.get("LocalPath") or f"{layout.DEFAULT_BASE_DIR}/checkpoints")
     return layout.base_dir() / "checkpoints"
 
 
@@ -154,16 +151,37 @@ class ProcessingJob:
     outputs: Mapping[str, Path]
     arguments: Mapping[str, str]
     hosts: Hosts
+    sharded_inputs: frozenset[str] = frozenset()  # S3DataDistributionType ShardedByS3Key
+    configured: bool = False  # a processingjobconfig.json exists: only what it names is real
     message_file: Path = field(default_factory=layout.message_file)
 
+    def _resolve(self, kind: str, name: str, paths: Mapping[str, Path]) -> Path:
+        if name in paths:
+            return paths[name]
+        if self.configured:
+            # anything else would be read from, or written to, a folder SageMaker never syncs
+            raise ConfigError(
+                f"processing {kind} '{name}' is not in {layout.processing_config_dir() / 'processingjobconfig.json'}; "
+                f"it names {sorted(paths)}"
+            )
+        return layout.processing_dir() / kind / name
+
     def input(self, name: str) -> Path:
-        path = self.inputs.get(name, layout.processing_dir() / "input" / name)
+        path = self._resolve("input", name, self.inputs)
         if not path.is_dir():
             raise ConfigError(f"processing input '{name}': directory {path} does not exist")
         return path
 
+    def input_files(self, name: str) -> list[Path]:
+        """This host's table files of an input: all of them when SageMaker already sharded the
+        input (ShardedByS3Key), else (FullyReplicated: every host has every file) its share."""
+        files = table_files(self.input(name))
+        if name in self.sharded_inputs or self.hosts.count == 1:
+            return files
+        return self.hosts.shard(files)
+
     def output(self, name: str) -> Path:
-        path = self.outputs.get(name, layout.processing_dir() / "output" / name)
+        path = self._resolve("output", name, self.outputs)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -178,11 +196,17 @@ def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
     config = layout.read_json_file(config_path) or {}
     inputs: dict[str, Path] = {}
     outputs: dict[str, Path] = {}
+    sharded: set[str] = set()
     try:
         for item in config.get("ProcessingInputs", []):
             source = item.get("S3Input") or item.get("DatasetDefinition") or {}
             inputs[item["InputName"]] = rebase(source["LocalPath"])
+            distribution = source.get("S3DataDistributionType") or source.get("DataDistributionType")
+            if distribution == "ShardedByS3Key":
+                sharded.add(item["InputName"])
         for item in config.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            if "S3Output" not in item:  # FeatureStoreOutput: nothing to write locally
+                continue
             outputs[item["OutputName"]] = rebase(item["S3Output"]["LocalPath"])
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{config_path}: malformed input or output entry (missing {exc})") from None
@@ -191,4 +215,6 @@ def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
         outputs=outputs,
         arguments=hp.parse_cli(argv),
         hosts=_hosts(layout.processing_config_dir() / "resourceconfig.json"),
+        sharded_inputs=frozenset(sharded),
+        configured=bool(config),
     )

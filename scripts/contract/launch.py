@@ -35,7 +35,8 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    return toolkit.wait()
+    code = toolkit.wait()
+    return 128 - code if code < 0 else code  # killed by signal N: exit 128 + N, as a shell reports it
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import pandas as pd
 from .errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -29,6 +31,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -105,9 +108,9 @@ def _first_undecodable(path: Path) -> str:
     return "not UTF-8 text"
 
 
-def read_tables(directory: Path) -> pd.DataFrame:
-    """All files below a channel or input directory, concatenated; their columns must agree."""
-    files = table_files(directory)
+def read_tables(source: Path | list[Path]) -> pd.DataFrame:
+    """All table files below a directory (or the files given), concatenated; their columns must agree."""
+    files = table_files(source) if isinstance(source, Path) else list(source)
     frames = [read_table(p) for p in files]
     first = list(frames[0].columns)
     for path, frame in zip(files[1:], frames[1:]):

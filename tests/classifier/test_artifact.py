@@ -50,6 +50,12 @@ def test_a_tampered_model_file_is_refused(model_dir, tmp_path):
         handle.write(b"\0")
     with pytest.raises(ArtifactError, match="does not match metadata"):
         artifact.load(copy)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    del meta["threshold"]
+    (copy / "model.joblib").write_bytes((model_dir / "model.joblib").read_bytes())
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=r"metadata.json: missing \['threshold'\]"):
+        artifact.load(copy)
     (copy / "metadata.json").unlink()
     with pytest.raises(ArtifactError, match="is not a model artifact"):
         artifact.load(copy)

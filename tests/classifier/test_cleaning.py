@@ -30,8 +30,30 @@ def test_text_with_a_real_word_stays_categorical():
     frame = pd.DataFrame({"code": ["1", "2", "x"], "y": ["a", "b", "a"]})
     cleaned, _ = cleaning.clean(frame, "y")
     assert cleaned["code"].tolist() == ["1", "2", "x"]
-    cleaned, _ = cleaning.clean(frame.iloc[:2], "y", keep_as_text={"code"})
+    cleaned, _ = cleaning.clean(frame.iloc[:2], "y", categorical={"code"})
     assert cleaned["code"].tolist() == ["1", "2"]
+
+
+def test_declared_categorical_numbers_read_as_a_client_sends_them():
+    frame = pd.DataFrame({"zip": [1001.0, None, 2002.0], "ratio": [0.5, 1.0, None], "y": ["a", "b", "a"]})
+    cleaned, _ = cleaning.clean(frame, "y", categorical={"zip", "ratio"})
+    assert cleaned["zip"].tolist() == ["1001", None, "2002"]  # not "1001.0", which serving never sees
+    assert cleaned["ratio"].tolist() == ["0.5", "1.0", None]
+
+
+def test_declared_numeric_columns_are_coerced_or_the_bad_value_is_named():
+    frame = pd.DataFrame({"n": ["1", " 2 ", "", "x3"], "y": ["a", "b", "a", "b"]})
+    with pytest.raises(DataError, match=r"column 'n' row 4: 'x3' is not a number \(the column was declared numeric\)"):
+        cleaning.clean(frame, "y", numeric={"n"})
+    cleaned, _ = cleaning.clean(frame.iloc[:3], "y", numeric={"n"})
+    assert cleaned["n"].tolist()[:2] == [1.0, 2.0] and cleaned["n"].isna().tolist()[2]
+
+
+def test_booleans_are_categories_so_serving_can_send_true_and_false():
+    frame = pd.DataFrame({"flag": [True, False, True], "x": [1, 2, 3], "y": ["a", "b", "a"]})
+    cleaned, _ = cleaning.clean(frame, "y")
+    inferred = schema.infer(cleaned, "y", "a")
+    assert inferred.categorical == ("flag",) and inferred.numeric == ("x",)
 
 
 def test_schema_inference_and_overrides():

@@ -55,10 +55,13 @@ def test_deviation_is_seeded(scored):
     y, proba = scored
     a = binary_classification_report(y, proba, 0.5, seed=1)["binary_classification_metrics"]["auc"]
     b = binary_classification_report(y, proba, 0.5, seed=1)["binary_classification_metrics"]["auc"]
-    assert a == b
+    c = binary_classification_report(y, proba, 0.5, seed=2)["binary_classification_metrics"]["auc"]
+    assert a == b and a["standard_deviation"] != c["standard_deviation"]
 
 
-def test_single_class_test_set_reports_nan_auc_as_a_string():
-    report = binary_classification_report(np.zeros(10, int), np.linspace(0, 1, 10), 0.5)
-    assert report["binary_classification_metrics"]["auc"]["value"] == "NaN"
+@pytest.mark.parametrize("rows", [10, 300])  # below and above the 200 rows that give deviations
+def test_single_class_test_set_reports_nan_auc_as_a_string(rows):
+    report = binary_classification_report(np.zeros(rows, int), np.linspace(0, 1, rows), 0.5)
+    auc = report["binary_classification_metrics"]["auc"]
+    assert auc == {"value": "NaN", "standard_deviation": "NaN"}
     json.dumps(report, allow_nan=False)

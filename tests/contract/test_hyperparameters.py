@@ -60,7 +60,10 @@ def test_bad_values_name_the_key_and_expected_type(raw, message):
 
 
 def test_platform_keys_are_ignored_and_dashes_mean_underscores():
-    values = hp.parse({"sagemaker_program": '"train.py"', "sagemaker_region": '"x"', "n-estimators": "7", "target": "y"}, SPEC)
+    values = hp.parse({
+        "sagemaker_program": '"train.py"', "sagemaker_region": '"x"', "_tuning_objective_metric": '"validation:auc"',
+        "n-estimators": "7", "target": "y",
+    }, SPEC)
     assert values["n_estimators"] == 7
 
 

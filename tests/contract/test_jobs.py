@@ -79,8 +79,10 @@ def test_missing_and_malformed_config_name_the_file(base):
     write(base / "input/config/resourceconfig.json", {"current_host": "algo-3", "hosts": ["algo-1"]})
     with pytest.raises(ConfigError, match="current host 'algo-3' is not among hosts"):
         training_job([])
-    write(base / "input/config/checkpointconfig.json", {"S3Uri": "s3://b"})
-    with pytest.raises(ConfigError, match="checkpointconfig.json: no 'LocalPath'"):
+    write(base / "input/config/checkpointconfig.json", {"S3Uri": "s3://b"})  # LocalPath is optional
+    assert checkpoint_dir() == base / "checkpoints"
+    write(base / "input/config/checkpointconfig.json", ["not", "an", "object"])
+    with pytest.raises(ConfigError, match="checkpointconfig.json: expected a JSON object"):
         checkpoint_dir()
 
 
@@ -94,11 +96,40 @@ def test_processing_job_from_its_config(base):
     job = processing_job(["--target", "Class"])
     assert job.input("raw") == base / "processing/data"
     assert job.output("cleaned") == base / "processing/clean-out" and job.output("cleaned").is_dir()
-    assert job.output("unlisted") == base / "processing/output/unlisted"
+    with pytest.raises(ConfigError, match=r"processing output 'unlisted' is not in .*processingjobconfig.json; it names \['cleaned'\]"):
+        job.output("unlisted")
     assert job.arguments == {"target": "Class"}
     assert job.hosts.count == 2 and job.hosts.is_leader
-    with pytest.raises(ConfigError, match="processing input 'test': directory .* does not exist"):
+    with pytest.raises(ConfigError, match="processing input 'test' is not in .*processingjobconfig.json"):
         job.input("test")
+
+
+def test_without_a_config_inputs_and_outputs_follow_the_convention(base):
+    (base / "processing/input/raw").mkdir(parents=True)
+    job = processing_job([])
+    assert job.input("raw") == base / "processing/input/raw"
+    assert job.output("cleaned") == base / "processing/output/cleaned"
+
+
+def _shard_config(base, distribution, host):
+    write(base / "config/processingjobconfig.json", {
+        "ProcessingInputs": [{"InputName": "raw", "S3Input": {"LocalPath": "/opt/ml/processing/input/raw", "S3DataDistributionType": distribution}}],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "fs", "FeatureStoreOutput": {"FeatureGroupName": "g"}}]},
+    })
+    write(base / "config/resourceconfig.json", {"current_host": host, "hosts": ["algo-1", "algo-2"]})
+
+
+def test_replicated_inputs_are_shared_out_by_file_and_sharded_ones_kept_whole(base):
+    raw = base / "processing/input/raw"
+    raw.mkdir(parents=True)
+    for name in ("a.csv", "b.csv", "c.parquet", "notes.txt"):
+        (raw / name).write_text("x\n1\n")
+    _shard_config(base, "FullyReplicated", "algo-2")
+    assert [p.name for p in processing_job([]).input_files("raw")] == ["b.csv"]
+    _shard_config(base, "FullyReplicated", "algo-1")
+    assert [p.name for p in processing_job([]).input_files("raw")] == ["a.csv", "c.parquet"]
+    _shard_config(base, "ShardedByS3Key", "algo-2")  # SageMaker already gave this host its share
+    assert [p.name for p in processing_job([]).input_files("raw")] == ["a.csv", "b.csv", "c.parquet"]
 
 
 def test_processing_config_with_a_broken_entry_is_named(base):

@@ -20,6 +20,16 @@ def test_atomic_write_leaves_old_file_and_no_temp_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
+def test_outputs_get_ordinary_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    write_json(tmp_path / "out.json", {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o666 & ~umask
+
+
 def test_reads_csv_and_parquet_shards_together(tmp_path):
     pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_csv(tmp_path / "part-1.csv", index=False)
     (tmp_path / "sub").mkdir()

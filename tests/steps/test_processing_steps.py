@@ -41,18 +41,25 @@ def test_feature_writes_three_splits_and_the_preprocessor(prepared):
     assert sorted(p.name for p in prepared["preprocessor"].iterdir()) == ["preprocessor.joblib", "schema.json"]
 
 
-def test_clean_shards_across_instances_and_names_files_per_host(tmp_path, engine, lending_club):
+@pytest.mark.parametrize("sharded", [True, False], ids=["ShardedByS3Key", "FullyReplicated"])
+def test_clean_shards_across_instances_and_names_files_per_host(tmp_path, engine, lending_club, sharded):
     raw = tmp_path / "raw"
     raw.mkdir()
     for i, part in enumerate((lending_club.iloc[:5000], lending_club.iloc[5000:])):
         part.to_csv(raw / f"part-{i}.csv", index=False)
     session = LocalSession(tmp_path / "run", engine)
     result = session.run(Step(
-        "clean", "processing", "clean.py", inputs={"raw": Input(raw, sharded=True)}, outputs=["cleaned"],
+        "clean", "processing", "clean.py", inputs={"raw": Input(raw, sharded=sharded)}, outputs=["cleaned"],
         arguments=CLEAN_ARGS, instance_count=2,
     ))
     reports = [json.loads((result.outputs["cleaned"] / f"report-algo-{i}.json").read_text()) for i in (1, 2)]
-    assert [r["rows_in"] for r in reports] == [5000, 4857]
+    assert [r["rows_in"] for r in reports] == [5000, 4857]  # each row cleaned once, either way
+    session.run(Step(
+        "feature", "processing", "feature.py", inputs={"cleaned": Input(result.outputs["cleaned"])},
+        outputs=["train", "validation", "test", "preprocessor"], instance_count=2,
+    ))
+    rows = sum(len(pd.read_parquet(p)) for p in session.s3.rglob("feature/*/*.parquet"))
+    assert rows == len(lending_club)
 
 
 CSV_HEADER = DATA.read_text().splitlines()[0]
@@ -94,6 +101,21 @@ def test_evaluation_writes_model_monitor_json(tmp_path, engine, prepared, model_
     assert 0.65 < auc["value"] < 0.9 and isinstance(auc["standard_deviation"], float)
     assert report["dataset"]["item_count"] == 1479
     assert set(report["binary_classification_metrics"]["confusion_matrix"]) == {"good", "bad"}
+
+
+def test_evaluation_names_a_test_split_without_the_target(tmp_path, engine, prepared, model_dir):
+    from contract import modeltar
+
+    modeltar.pack(model_dir, tmp_path / "s3" / "model" / "model.tar.gz")
+    test = tmp_path / "s3" / "test"
+    test.mkdir()
+    pd.read_parquet(prepared["test"] / "test.parquet").drop(columns=["Class"]).to_parquet(test / "test.parquet")
+    with pytest.raises(StepFailed) as failure:
+        LocalSession(tmp_path, engine).run(Step(
+            "evaluation", "processing", "evaluation.py",
+            inputs={"model": Input(tmp_path / "s3" / "model"), "test": Input(test)}, outputs=["evaluation"],
+        ))
+    assert failure.value.code == 2 and "input 'test' has no target column 'Class'" in failure.value.reason
 
 
 def test_evaluation_refuses_a_model_archive_that_escapes(tmp_path, engine, prepared):
