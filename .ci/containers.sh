@@ -4,9 +4,13 @@
 # README's, so the container tier runs inside it against these images; default: the container
 # tests alone), then a push to a local registry and a pull back. Whatever this script started (engine, registry) it stops by PID
 # on exit, whatever happens; an engine or registry that was already running is left running.
+# The engine state outlives the run (.ci/run keeps it under ~/.cache), so the run ends by dropping
+# what only it needed (tidy, below; best-effort on failure too): its git-SHA tags, the registry's
+# copies, untagged images and the stopped registry's storage. Kept: the base images (python:3.11-slim
+# stand-in, local/debian-min:bookworm) and the :latest tags, the next run's build cache.
 #
 # Environment: DOCKER_CACHE_DIR (engine state, default .cache/docker), PYTHON (default .venv/bin/python),
-# IMAGE_PREFIX (default sagemaker-steps), PYTEST_ARGS (extra pytest arguments).
+# IMAGE_PREFIX (default sagemaker-steps), PYTEST_ARGS (extra pytest arguments), KEEP_IMAGES=1 (no tidy).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,11 +31,35 @@ timed() {  # label command...: run, then print how long it took
     return "$rc"
 }
 
+GIT_SHA="$(git rev-parse --short=12 HEAD)"
+TRAIN_REPO="$IMAGE_PREFIX-train"
+PROCESS_REPO="$IMAGE_PREFIX-process"
+
 started_engine=0
 started_registry=0
+engine_ready=0  # DOCKER_HOST names this script's engine, which answers
+tidied=0
+# Each step checked explicitly: called from `timed` and `||`, where set -e does not apply.
+tidy() {
+    [ "${KEEP_IMAGES:-0}" = 1 ] && { echo "KEEP_IMAGES=1: images and registry storage kept"; return 0; }
+    "${MAKE[@]}" clean-images GIT_SHA="$GIT_SHA" REGISTRY="$REGISTRY" || return 1
+    if [ "$started_registry" = 1 ]; then
+        "$ENGINE" registry-down || return 1
+        started_registry=0
+    fi
+    case "$("$ENGINE" status)" in
+        *"registry: pid"*) echo "registry left running (not started here): its storage is kept" ;;
+        *) "$ENGINE" registry-clear || return 1 ;;
+    esac
+    docker system df || true
+}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ "$tidied" = 0 ] && [ "$engine_ready" = 1 ]; then
+        say "tidy (best-effort)"
+        tidy || echo "tidy failed (ignored)" >&2
+    fi
     [ "$started_registry" = 1 ] && { "$ENGINE" registry-down || true; }
     [ "$started_engine" = 1 ] && { "$ENGINE" down || true; }
     exit "$rc"
@@ -45,13 +73,11 @@ say "engine"
 eval "$("$ENGINE" env)"
 case "$("$ENGINE" status)" in *"dockerd: pid"*) ;; *) started_engine=1 ;; esac
 timed "engine up" "$ENGINE" up
+engine_ready=1
 timed "base images (debootstrap bookworm + python:3.11-slim stand-in; cached)" "$ENGINE" base
 
 [ -x "$PYTHON" ] || timed "make setup" make --no-print-directory setup
 
-GIT_SHA="$(git rev-parse --short=12 HEAD)"
-TRAIN_REPO="$IMAGE_PREFIX-train"
-PROCESS_REPO="$IMAGE_PREFIX-process"
 say "build $TRAIN_REPO:$GIT_SHA and $PROCESS_REPO:$GIT_SHA"
 "${MAKE[@]}" lock-check
 timed "make build" "${MAKE[@]}" build GIT_SHA="$GIT_SHA"
@@ -103,4 +129,8 @@ for repo in "$TRAIN_REPO" "$PROCESS_REPO"; do
     i=$((i + 1))
 done
 echo "pulled images match the pushed ones: ${ids[*]}"
+
+say "tidy: this run's tags, the registry's copies and storage, untagged images"
+timed "tidy" tidy
+tidied=1
 say "container tier passed"

@@ -26,8 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 os.environ["OMP_NUM_THREADS"] = "1"
@@ -35,7 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
 CACHE = REPO / ".cache"
 BENCH_VENV = CACHE / "bench-venv"
-sys.path.insert(0, str(SCRIPTS))
+sys.path[:0] = [str(SCRIPTS), str(REPO)]  # the step scripts, and localrun's endpoint helpers
+
+from localrun.endpoint import invoke, wait_healthy  # noqa: E402
 
 MMS_PACKAGES = ["sagemaker-inference==1.10.1", "multi-model-server==1.1.11"]
 SAME_AS_HERE = ["scikit-learn", "numpy", "pandas", "scipy", "joblib"]  # the artifact must unpickle there too
@@ -197,22 +197,20 @@ class Stack:
                                         cwd=log_file.parent, start_new_session=True)
 
     def ready(self, sample: bytes, timeout: float = 180) -> bytes:
-        """Wait until an invocation succeeds (MMS says healthy before its model is loaded)."""
-        deadline, last = time.monotonic() + timeout, "no answer"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: see {self.log_file}")
-            request = urllib.request.Request(f"http://127.0.0.1:{self.port}/invocations", data=sample,
-                                             headers={"Content-Type": "text/csv"})
-            try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    return response.read()
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}"
-            except OSError as error:
-                last = str(error)
-            time.sleep(0.25)
-        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s ({last}); see {self.log_file}")
+        """Wait until /ping is healthy, then until an invocation succeeds (MMS says healthy before its
+        model is loaded, and answers 503 meanwhile); returns that first answer."""
+        url, deadline = f"http://127.0.0.1:{self.port}", time.monotonic() + timeout
+        try:
+            wait_healthy(url, timeout, self.process)
+            while True:
+                status, answer = invoke(url, sample)
+                if status == 200:
+                    return answer.encode()
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"invocations still answer HTTP {status}: {answer[:300]}")
+                time.sleep(0.25)
+        except (RuntimeError, OSError) as error:
+            raise RuntimeError(f"{self.name} not ready: {error}; see {self.log_file}") from None
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -7,6 +7,8 @@
 #   make build [BASE_IMAGE=...] [CACHE_REGISTRY=host[:port][/path]]
 #   make push REGISTRY=host[:port][/path] [PUSH_LATEST=1]
 #   make engine-down                stop registry and dockerd (by PID)
+#   make clean-images [GIT_SHA=...] [REGISTRY=...]
+#                                   drop the GIT_SHA tags (and REGISTRY's copies), then untagged images
 #   make lock                       regenerate containers/requirements-*.lock (hashes) from the pins
 
 PYTHON ?= .venv/bin/python
@@ -34,7 +36,7 @@ ENGINE_SH ?= $(DOCKER_MK_DIR)engine.sh
 ECR_REGION = $(or $(word 4,$(subst ., ,$(REGISTRY))),$(AWS_REGION),$(AWS_DEFAULT_REGION))
 
 .PHONY: build build-train build-process push push-train push-process login \
-	engine-up engine-down engine-env registry-up registry-down images lock lock-check
+	engine-up engine-down engine-env registry-up registry-down images clean-images lock lock-check
 
 build: build-train build-process
 
@@ -69,6 +71,22 @@ build-process:
 
 images:
 	@$(DOCKER) image ls --filter "reference=$(IMAGE_PREFIX)-*"
+
+# Disk hygiene for an engine that outlives its builds (CI keeps its state between runs): untag
+# <repo>:GIT_SHA and, with REGISTRY, REGISTRY/<repo>:GIT_SHA and :latest, then prune untagged
+# images. Kept: <repo>:latest, the next build's cache (re-tagged from one of those when missing),
+# and every other tagged image (the base images among them).
+clean-images:
+	@set -e; for repo in $(TRAIN_REPO) $(PROCESS_REPO); do \
+	  for ref in "$$repo:$(GIT_SHA)" $(if $(REGISTRY),"$(REGISTRY)/$$repo:$(GIT_SHA)" "$(REGISTRY)/$$repo:latest"); do \
+	    $(DOCKER) image inspect "$$ref" >/dev/null 2>&1 || continue; \
+	    $(DOCKER) image inspect "$$repo:latest" >/dev/null 2>&1 || $(DOCKER) tag "$$ref" "$$repo:latest"; \
+	    echo "+ docker image rm $$ref"; \
+	    $(DOCKER) image rm "$$ref" >/dev/null; \
+	  done; \
+	done; \
+	echo "+ docker image prune -f"; \
+	pruned="$$($(DOCKER) image prune -f)"; printf '%s\n' "$$pruned" | tail -n 1
 
 # ECR needs a login (the repositories must exist); any other registry (127.0.0.1:5000) none.
 login:

@@ -10,6 +10,7 @@
 #   base           build local/debian-min:bookworm and the python:3.11-slim stand-in (skipped if present)
 #   registry-up    start the local registry on 127.0.0.1:5000 (no-op if running)
 #   registry-down  stop the local registry by its pidfile
+#   registry-clear delete the stopped registry's stored images (refused while it runs)
 #   status         show what runs
 #   env            print `export DOCKER_HOST=...` (use: eval "$(containers/engine.sh env)")
 #   all-down       registry-down + down
@@ -18,6 +19,7 @@
 #   DOCKER_CACHE_DIR  state directory (default: <repo>/.cache/docker; .cache/ is gitignored)
 #   REGISTRY_ADDR     registry listen address (default: 127.0.0.1:5000)
 #   BASE_PYTHON_TAG   tag given to the stand-in (default: python:3.11-slim)
+#   RETRIES           attempts of each network step: apt-get, debootstrap, the stand-in's build (default: 3)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +35,19 @@ export DOCKER_HOST="unix://$SOCK"
 
 log() { printf '[engine] %s\n' "$*" >&2; }
 die() { printf '[engine] error: %s\n' "$*" >&2; exit 1; }
+
+retry() {  # command...: run it up to RETRIES times, 10 s, 20 s, ... apart (mirrors and proxies have bad minutes)
+    local attempt=1 max="${RETRIES:-3}"
+    until "$@"; do
+        if [ "$attempt" -ge "$max" ]; then
+            log "failed $attempt time(s): $*"
+            return 1
+        fi
+        log "attempt $attempt of $max failed: $*; retrying in $((attempt * 10)) s"
+        sleep $((attempt * 10))
+        attempt=$((attempt + 1))
+    done
+}
 
 # dockerd's exec-root holds unix sockets (containerd's among them), whose paths are limited to
 # about 100 bytes: use a short directory under /run when the cache path is long.
@@ -63,8 +78,8 @@ cmd_deps() {
     [ "$(id -u)" -eq 0 ] || die "need root to apt-get install ${missing[*]}"
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    retry apt-get update -qq
+    retry apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 engine_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
@@ -156,6 +171,10 @@ debian_mirror() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+bootstrap_rootfs() {  # rootfs mirror: a fresh minbase bookworm (each attempt starts from nothing)
+    rm -rf "$1" && debootstrap --variant=minbase bookworm "$1" "$2" >"$CACHE/debootstrap.log" 2>&1
+}
+
 cmd_base() {
     engine_answers || die "engine not running (run: $0 up)"
     if image_exists "$BASE_DEBIAN_TAG"; then
@@ -167,8 +186,7 @@ cmd_base() {
         rootfs="$CACHE/rootfs-bookworm"
         t0=$(date +%s)
         log "debootstrap bookworm (minbase) into $rootfs"
-        rm -rf "$rootfs"
-        debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
+        retry bootstrap_rootfs "$rootfs" "$mirror" \
             || { tail -n 30 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
         tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' - "$BASE_DEBIAN_TAG" >/dev/null
@@ -187,7 +205,8 @@ cmd_base() {
         cp /usr/local/share/ca-certificates/*.crt "$ctx/certs/" 2>/dev/null || true
         cp "$REPO/containers/python-slim-standin.Dockerfile" "$ctx/Dockerfile"
         log "building $BASE_PYTHON_TAG stand-in FROM $BASE_DEBIAN_TAG"
-        docker build --network host -q -t "$BASE_PYTHON_TAG" \
+        # its RUN step apt-gets from the network
+        retry docker build --network host -q -t "$BASE_PYTHON_TAG" \
             --build-arg "DEBIAN_IMAGE=$BASE_DEBIAN_TAG" "$ctx" >/dev/null
         rm -rf "$ctx"
         log "$BASE_PYTHON_TAG built in $(( $(date +%s) - t0 )) s"
@@ -235,6 +254,14 @@ PY
 
 cmd_registry_down() { stop_pidfile "$REG_PIDFILE" registry; }
 
+cmd_registry_clear() {
+    pid_alive "$REG_PIDFILE" && die "registry running (pid $(cat "$REG_PIDFILE")); stop it first: $0 registry-down"
+    if [ -d "$CACHE/registry" ]; then
+        log "clearing the registry's storage $CACHE/registry ($(du -sh "$CACHE/registry" 2>/dev/null | cut -f1))"
+        rm -rf "$CACHE/registry"
+    fi
+}
+
 cmd_status() {
     if pid_alive "$PIDFILE"; then echo "dockerd: pid $(cat "$PIDFILE") ($DOCKER_HOST)"; else echo "dockerd: stopped"; fi
     if pid_alive "$REG_PIDFILE"; then echo "registry: pid $(cat "$REG_PIDFILE") ($REGISTRY_ADDR)"; else echo "registry: stopped"; fi
@@ -247,6 +274,7 @@ case "${1:-}" in
     base) cmd_base ;;
     registry-up) cmd_registry_up ;;
     registry-down) cmd_registry_down ;;
+    registry-clear) cmd_registry_clear ;;
     all-down) cmd_registry_down; cmd_down ;;
     status) cmd_status ;;
     env) printf 'export DOCKER_HOST=%q\n' "$DOCKER_HOST" ;;

@@ -169,12 +169,13 @@ class Decoder:
             if kind == ARROW:
                 table = pa.ipc.open_stream(pa.BufferReader(body)).read_all()
             elif kind == PARQUET:
-                table = pq.read_table(pa.BufferReader(body), use_threads=False)
+                # ParquetFile, not read_table: the dataset reader refuses repeated column names unnamed
+                table = pq.ParquetFile(pa.BufferReader(body)).read(use_threads=False)
             else:
                 raise ValueError(f"no decoder for {kind}")
         except (pa.ArrowException, OSError) as exc:
             raise RequestError(400, f"unreadable {kind} body: {exc}") from None
-        return self._table(table)
+        return self._table(table, kind)
 
     # -- assembling a batch ------------------------------------------------------------------
     def _batch(self, rows: int, numeric: Sequence, categorical: list, where: Where = _row) -> Batch:
@@ -226,13 +227,17 @@ class Decoder:
         """Field positions of the features, and the field count every row must have."""
         if header is None:
             return self._wire_positions, len(self.wire)
-        missing = [f for f in self.features if f not in header]
+        return self._positions(header, "CSV header"), len(header)
+
+    def _positions(self, names: list[str], source: str) -> list[int]:
+        """Where each feature is among a header's or a table's column names; 400 if one is missing or repeated."""
+        missing = [f for f in self.features if f not in names]
         if missing:
-            raise RequestError(400, f"CSV header lacks column(s) {missing}")
-        repeated = [f for f in self.features if header.count(f) > 1]
+            raise RequestError(400, f"{source} lacks column(s) {missing}")
+        repeated = [f for f in self.features if names.count(f) > 1]
         if repeated:
-            raise RequestError(400, f"CSV header names column(s) {repeated} more than once")
-        return [header.index(f) for f in self.features], len(header)
+            raise RequestError(400, f"{source} names column(s) {repeated} more than once")
+        return [names.index(f) for f in self.features]
 
     def _csv_stdlib(self, text: str, header: bool, index: list[int], width: int) -> Batch:
         reader = csv.reader(io.StringIO(text), strict=True)
@@ -319,14 +324,8 @@ class Decoder:
         raise RequestError(400, f"row {i + 1}: expected an object or a list, got {type(record).__name__}")
 
     # -- Arrow and Parquet -------------------------------------------------------------------
-    def _table(self, table: pa.Table) -> Batch:
-        names = table.column_names
-        missing = [f for f in self.features if f not in names]
-        if missing:
-            raise RequestError(400, f"missing column(s) {missing}")
-        repeated = [f for f in self.features if names.count(f) > 1]
-        if repeated:
-            raise RequestError(400, f"column(s) {repeated} appear more than once")
+    def _table(self, table: pa.Table, kind: str) -> Batch:
+        self._positions(table.column_names, f"{kind} body")
         numeric = [self._table_numbers(_whole(table.column(f)), f) for f in self.numeric]
         categorical = [self._table_categories(_whole(table.column(f)), f) for f in self.categorical]
         return self._batch(table.num_rows, numeric, categorical)

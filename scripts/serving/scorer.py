@@ -79,13 +79,21 @@ class FastScorer:
             raise TypeError("first step is not a ColumnTransformer")
         parts = {name: (step, list(cols)) for name, step, cols in transformer.transformers_
                  if not (isinstance(step, str) and step == "drop")}
-        if [name for name in parts] != ["num", "cat"] or any(isinstance(s, str) for s, _ in parts.values()):
+        if list(parts) not in (["num", "cat"], ["num"], ["cat"]) or any(isinstance(s, str) for s, _ in parts.values()):
             raise TypeError(f"unexpected transformers {list(parts)}")
-        (imputer, num_cols), (cat_pipe, cat_cols) = parts["num"], parts["cat"]
+        # a side with no columns (a numeric-only or categorical-only schema) is left unfitted by sklearn
+        # and adds no features: it gets an empty plan
+        (imputer, num_cols), (cat_pipe, cat_cols) = parts.get("num", (None, [])), parts.get("cat", (None, []))
         if num_cols != list(schema.numeric) or cat_cols != list(schema.categorical):
             raise TypeError("transformer columns differ from the schema")
-        self._numeric_plan(imputer)
-        self._category_plan(cat_pipe)
+        if num_cols:
+            self._numeric_plan(imputer)
+        else:
+            self.statistics, self.indicators = np.empty(0), np.empty(0, dtype=np.intp)
+        if cat_cols:
+            self._category_plan(cat_pipe)
+        else:
+            self.codes = []
         width = self.statistics.size + self.indicators.size + len(self.codes)
         if width != getattr(self.estimator, "n_features_in_", width):
             raise TypeError(f"{width} preprocessed features, the estimator expects {self.estimator.n_features_in_}")

@@ -132,4 +132,6 @@ def test_train_runs_program_with_whole_opt_ml_mounted(train_image, run_in, tmp_p
     assert seen["cwd"] in ("/opt/ml/code", PROGRAM_DIR)  # /opt/ml/code may be a link to it
     assert seen["exe"].startswith("/opt/venv/bin/python")
     assert seen["channels"] == ["train"]
-    assert (tree / "output" / "success").exists() or not (tree / "output" / "failure").exists()
+    # the toolkit reports the outcome to SageMaker in /opt/ml/output: success written, no failure
+    assert (tree / "output" / "success").is_file(), sorted(p.name for p in (tree / "output").iterdir())
+    assert not (tree / "output" / "failure").exists(), (tree / "output" / "failure").read_text()

@@ -33,6 +33,36 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
         connection.close()
 
 
+def _tcp_sockets() -> list[tuple[str, str, str, int]]:
+    """(local, remote, state, inode) of every IPv4 TCP socket, from /proc/net/tcp (Linux)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return [(f[1], f[2], f[3], int(f[9])) for f in (line.split() for line in lines)]
+
+
+def _loopback(port: int) -> str:
+    return f"0100007F:{port:04X}"
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def wait_until(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
 class Server:
     """`scripts/serve` in a subprocess with its own SAGEMAKER_BASE_DIR; stderr goes to a log file."""
 
@@ -66,6 +96,19 @@ class Server:
             assert self.process.poll() is None, f"serve exited with {self.process.returncode}:\n{self.log()}"
             time.sleep(0.05)
         raise AssertionError(f"/ping never answered {status} within {timeout} s:\n{self.log()}")
+
+    def accepted(self, client: socket.socket) -> bool:
+        """Whether a worker has accept()ed this client's connection: the kernel gives the server's end
+        of a connection an inode only then; before, it waits in the listen backlog with inode 0."""
+        server, peer = _loopback(self.port), _loopback(client.getsockname()[1])
+        return any(inode for local, remote, _, inode in _tcp_sockets() if (local, remote) == (server, peer))
+
+    def arbiter_listens(self) -> bool:
+        """Whether this process (gunicorn's arbiter) still holds the listening socket; on SIGTERM it closes
+        it and, in the same call, sends SIGTERM to the workers (which keep their own copy until they exit)."""
+        listening = {inode for local, _, state, inode in _tcp_sockets() if local == _loopback(self.port)
+                     and state == "0A"}
+        return bool(listening & _socket_inodes(self.process.pid))
 
     def stop(self) -> int:
         if self.process.poll() is None:

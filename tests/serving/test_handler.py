@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -97,12 +98,39 @@ def test_json_instances_as_lists_in_schema_order(handler, model, rows):
     assert_scores(handler.invocations("application/json; charset=utf-8", None, body), model, frame)
 
 
-def test_json_numbers_as_text_and_categories_as_numbers_are_served(handler, model, rows):
+def test_json_numbers_sent_as_text_are_served(handler, model, rows):
     frame = features(model, rows).head(2)
     records = json.loads(frame.to_json(orient="records"))
     for record in records:
         record[model.schema.numeric[0]] = f" {record[model.schema.numeric[0]]} "
+    assert isinstance(records[0][model.schema.numeric[0]], str)
     assert_scores(handler.invocations("application/json", None, json.dumps(records).encode()), model, frame)
+
+
+@pytest.mark.parametrize("n", [6, 400])  # CSV: 6 rows take the stdlib path, 400 the pyarrow one
+def test_categories_sent_as_numbers_score_like_their_text(integer_category_model, n):
+    """A categorical column whose training values were integers ('sub_grade', 11 for A1): JSON numbers
+    and unquoted CSV numbers score exactly as their text ("11") does, not as an unseen category."""
+    model, test = integer_category_model
+    handler = Handler(model)
+    frame = features(model, test).head(n)
+    as_text = frame.astype({"sub_grade": str})
+    assert frame["sub_grade"].dtype == np.int64 and len(set(frame["sub_grade"])) > 1
+    np.testing.assert_array_equal(model.predict_proba(as_text), model.predict_proba(frame))
+    assert not np.allclose(model.predict_proba(frame.assign(sub_grade="unseen")), model.predict_proba(frame)), \
+        "'sub_grade' should change the scores, or this test could not tell a number read as unseen"
+
+    records = json.loads(frame.to_json(orient="records"))
+    assert {type(record["sub_grade"]) for record in records} == {int}
+    assert_scores(handler.invocations("application/json", None, json.dumps(records).encode()), model, as_text)
+    lists = json.loads(frame.to_json(orient="values"))
+    assert_scores(handler.invocations("application/json", None, json.dumps(lists).encode()), model, as_text)
+
+    for header in (True, False):
+        body = frame.to_csv(index=False, header=header).encode()
+        assert b'"' not in body  # bare numbers in the sub_grade field
+        assert (len(body) > decode.SMALL_CSV_BYTES) == (n > 6)
+        assert_scores(handler.invocations("text/csv", None, body), model, as_text)
 
 
 def test_arrow_stream(handler, model, rows):
@@ -231,6 +259,33 @@ def test_header_missing_a_feature(handler, model, rows):
     assert "lacks column(s) ['int_rate']" in error_of(handler.invocations("text/csv", None, body), 400)
 
 
+@pytest.mark.parametrize("kind", ["csv", "arrow", "parquet"])
+def test_missing_or_repeated_feature_columns_are_named(handler, rows, kind):
+    content_type = {"csv": "text/csv", "arrow": "application/vnd.apache.arrow.stream",
+                    "parquet": "application/x-parquet"}[kind]
+    source = "CSV header" if kind == "csv" else f"{kind} body"
+
+    def body(table: pa.Table) -> bytes:
+        sink = io.BytesIO()
+        if kind == "csv":
+            return table.to_pandas().to_csv(index=False).encode()
+        if kind == "arrow":
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+        else:
+            pq.write_table(table, sink)
+        return sink.getvalue()
+
+    table = pa.Table.from_pandas(rows.head(2), preserve_index=False)
+    without = table.drop_columns(["int_rate"]).append_column("other", table.column("int_rate"))
+    message = error_of(handler.invocations(content_type, None, body(without)), 400)
+    assert f"{source} lacks column(s) ['int_rate']" in message
+    twice = table.set_column(table.column_names.index("term"), "int_rate", table.column("int_rate"))
+    twice = twice.append_column("term", table.column("term"))
+    message = error_of(handler.invocations(content_type, None, body(twice)), 400)
+    assert f"{source} names column(s) ['int_rate'] more than once" in message
+
+
 @pytest.mark.parametrize("content_type,body,fragment", [
     ("text/csv", b"", "empty request body"),
     ("text/csv", b"funded_amnt,int_rate\n", "lacks column"),
@@ -318,6 +373,27 @@ def test_scorer_falls_back_to_the_pipeline_when_the_fast_path_disagrees(model, m
     assert handler.scorer.name == "pipeline"
     frame = rows.head(3)
     assert_scores(handler.invocations("text/csv", None, frame.to_csv(index=False).encode()), model, frame)
+
+
+def test_fast_scorer_serves_a_model_with_only_numeric_or_only_categorical_features(one_sided_model, caplog):
+    """sklearn leaves the empty side of the ColumnTransformer unfitted; the fast scorer must not need it."""
+    from serving.scorer import PipelineScorer
+
+    model, test = one_sided_model
+    with caplog.at_level(logging.WARNING, logger="serving"):
+        handler = Handler(model)
+    assert handler.scorer.name == "fast", caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    frame = features(model, test).astype(object)
+    rng = np.random.default_rng(1)
+    frame = frame.mask(rng.random(frame.shape) < 0.1)  # 10% missing everywhere
+    if model.schema.categorical:
+        frame.loc[rng.random(len(frame)) < 0.1, model.schema.categorical[0]] = "unseen"
+    body = frame.to_csv(index=False).encode()
+    batch = handler.decoder.decode("csv", body)
+    np.testing.assert_allclose(handler.scorer.predict_proba(batch), PipelineScorer(model).predict_proba(batch),
+                               rtol=0, atol=1e-12)
+    assert_scores(handler.invocations("text/csv", None, body), model, frame)
 
 
 def test_execution_parameters_and_ping(handler):

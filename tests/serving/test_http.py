@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from serve_process import SERVE, Server, serving_tree
+from serve_process import SERVE, Server, serving_tree, wait_until
+from serving.server import GRACEFUL_TIMEOUT
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -181,7 +182,9 @@ def test_corrupt_artifact_never_turns_healthy_and_the_log_says_why(tmp_path, mod
         assert server.stop() == 1
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="watches the connection through Linux's /proc")
 def test_sigterm_drains_the_request_in_flight_then_exits(tmp_path, model_dir, rows):
+    """No sleeps: each step waits for the state it needs, observed in /proc, within a bound."""
     base = serving_tree(tmp_path, model_dir)
     server = Server(base, SAGEMAKER_MODEL_SERVER_WORKERS="1")
     try:
@@ -190,20 +193,24 @@ def test_sigterm_drains_the_request_in_flight_then_exits(tmp_path, model_dir, ro
         client = socket.create_connection(("127.0.0.1", server.port), timeout=30)
         client.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
                        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100])
-        time.sleep(0.3)  # the worker is now reading this request's body
+        wait_until(lambda: server.accepted(client), "the worker to accept the connection")
+        # the worker now waits for the rest of the body: the request is in flight
+        assert server.arbiter_listens()
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        assert server.process.poll() is None  # still draining
-        started = time.monotonic()
+        wait_until(lambda: not server.arbiter_listens(), "gunicorn to stop listening and signal its worker")
+        assert server.process.poll() is None  # draining: the worker still waits for the body
         client.sendall(body[100:])
         response = http.client.HTTPResponse(client)
         response.begin()
         assert response.status == 200
         assert len(json.loads(response.read())["predictions"]) == 50
         client.close()
-        server.process.wait(timeout=25)
+        server.process.wait(timeout=2 * GRACEFUL_TIMEOUT)
         assert server.process.returncode == 0
-        assert time.monotonic() - started < 10
+        log = server.log()
+        assert "Handling signal: term" in log
+        # the worker exited after its request, not when the graceful timeout ran out
+        assert "SIGKILL" not in log and "[ERROR]" not in log, log
     finally:
         server.stop()
 
