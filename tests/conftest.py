@@ -16,6 +16,13 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     os.environ.pop(_name, None)
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+# No network either: any HTTP(S) client that honours the proxy variables (boto3, requests, urllib,
+# pip), in the tests or in the steps they start, gets a refused connection instead of the internet.
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ[_name] = "http://127.0.0.1:9"
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = "127.0.0.1,localhost"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
