@@ -2,6 +2,8 @@
 
 The preprocessor is fitted on the training split only and saved inside the model
 artifact, so serving applies exactly what training saw: no training/serving skew.
+Numbers are imputed (median, plus a missing-indicator where training saw gaps) but not
+scaled: tree splits are invariant to monotone transforms, so scaling would only cost time.
 """
 
 from __future__ import annotations
