@@ -74,8 +74,11 @@ images:
 
 # Disk hygiene for an engine that outlives its builds (CI keeps its state between runs): untag
 # <repo>:GIT_SHA and, with REGISTRY, REGISTRY/<repo>:GIT_SHA and :latest, then prune untagged
-# images. Kept: <repo>:latest, the next build's cache (re-tagged from one of those when missing),
+# images older than PRUNE_AFTER. Kept: <repo>:latest, the next build's cache (re-tagged from one of those when missing),
 # and every other tagged image (the base images among them).
+# Untagged images younger than this stay: the legacy builder's dependency stage is one of them, and
+# pruning it would make the next build reinstall every dependency (about 100 s).
+PRUNE_AFTER ?= 168h
 clean-images:
 	@set -e; for repo in $(TRAIN_REPO) $(PROCESS_REPO); do \
 	  for ref in "$$repo:$(GIT_SHA)" $(if $(REGISTRY),"$(REGISTRY)/$$repo:$(GIT_SHA)" "$(REGISTRY)/$$repo:latest"); do \
@@ -85,8 +88,8 @@ clean-images:
 	    $(DOCKER) image rm "$$ref" >/dev/null; \
 	  done; \
 	done; \
-	echo "+ docker image prune -f"; \
-	pruned="$$($(DOCKER) image prune -f)"; printf '%s\n' "$$pruned" | tail -n 1
+	echo "+ docker image prune -f --filter until=$(PRUNE_AFTER)"; \
+	pruned="$$($(DOCKER) image prune -f --filter "until=$(PRUNE_AFTER)")"; printf '%s\n' "$$pruned" | tail -n 1
 
 # ECR needs a login (the repositories must exist); any other registry (127.0.0.1:5000) none.
 login:
