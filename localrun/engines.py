@@ -27,6 +27,9 @@ class Engine(Protocol):
 
     def run(self, step: Step, tree: Path, host: str) -> int: ...
 
+    def serve(self, tree: Path, port: int):  # -> a handle with stop()
+        ...
+
 
 def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}

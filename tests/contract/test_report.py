@@ -7,7 +7,6 @@ import sys
 import textwrap
 import time
 
-import pytest
 
 from contract.report import write_failure
 
