@@ -24,7 +24,7 @@ from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingCla
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
-from classifier import cleaning, features, schema  # noqa: E402
+from tasks.classifier import cleaning, features, schema  # noqa: E402
 
 CANDIDATES = {
     # the project's choice, with train.py's defaults (100 trees is where early stopping lands)

@@ -83,8 +83,8 @@ def ensure_mms_venv() -> Path:
 
 def bench_model(model_dir: Path) -> None:
     """Train the default model on data/lending_club.csv unless a loadable artifact is there already."""
-    from classifier import artifact, cleaning, features, modeling, schema
-    from classifier.training import TrainParams
+    from tasks.classifier import artifact, cleaning, features, modeling, schema
+    from tasks.classifier.training import TrainParams
 
     try:
         artifact.load(model_dir)
@@ -283,7 +283,7 @@ def main() -> int:
     parser.add_argument("--skip-mms", action="store_true", help="only the in-process floor and serve")
     args = parser.parse_args()
 
-    from classifier import artifact
+    from tasks.classifier import artifact
     from serving.handler import Handler
 
     wrk = ensure_wrk()

@@ -8,8 +8,8 @@ since all instances of a processing job upload to the same S3 prefix).
 """
 
 from contract import Param, processing_job, run_processing
-from contract.storage import read_tables, write_json, write_table
-from classifier import cleaning, schema
+from common.storage import read_tables, write_json, write_table
+from tasks.classifier import cleaning, schema
 
 PARAMS = {
     "target": Param(str, help="the binary target column"),

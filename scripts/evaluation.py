@@ -10,9 +10,9 @@ from pathlib import Path
 
 from contract import DataError, Param, log_metric, processing_job, run_processing
 from contract import modeltar
-from contract.storage import read_tables, write_json
-from classifier import artifact
-from classifier.evaluation import binary_classification_report
+from common.storage import read_tables, write_json
+from tasks.classifier import artifact
+from tasks.classifier.evaluation import binary_classification_report
 
 PARAMS = {"seed": Param(int, 0, "seed of the standard-deviation samples")}
 

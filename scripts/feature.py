@@ -9,9 +9,9 @@ one instance: a split needs all the rows, so other instances do nothing.
 import joblib
 
 from contract import DataError, Param, layout, processing_job, run_processing
-from contract.storage import atomic_path, read_tables, sha256_file, write_json, write_table
-from classifier import features
-from classifier.schema import Schema
+from common.storage import atomic_path, read_tables, sha256_file, write_json, write_table
+from tasks.classifier import features
+from tasks.classifier.schema import Schema
 
 PARAMS = {
     "validation_fraction": Param(float, 0.15, "share of rows for validation", minimum=0.01, maximum=0.5),

@@ -11,10 +11,10 @@ import joblib
 
 from contract import ConfigError, Param, Stopped, layout, log_metric, run_training, stop_requested, training_job
 from contract.checkpoints import CheckpointStore
-from contract.storage import read_tables, sha256_file, sha256_frame
-from classifier import artifact, modeling
-from classifier.schema import Schema
-from classifier.training import TrainParams
+from common.storage import read_tables, sha256_file, sha256_frame
+from tasks.classifier import artifact, modeling
+from tasks.classifier.schema import Schema
+from tasks.classifier.training import TrainParams
 
 PARAMS = {
     "n_estimators": Param(int, TrainParams.n_estimators, "most trees to grow", minimum=1),

@@ -34,7 +34,7 @@ def lending_club() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def lending_split(lending_club):
     """Cleaned lending_club split into (schema, train, validation, test), as the steps do it."""
-    from classifier import cleaning, features, schema
+    from tasks.classifier import cleaning, features, schema
 
     cleaned, _ = cleaning.clean(lending_club, "Class")
     sch = schema.infer(cleaned, "Class", "bad", ["rownames"])
@@ -45,8 +45,8 @@ def lending_split(lending_club):
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, lending_split) -> Path:
     """A real artifact directory (model.joblib + metadata.json) trained on lending_club."""
-    from classifier import artifact, features, modeling
-    from classifier.training import TrainParams
+    from tasks.classifier import artifact, features, modeling
+    from tasks.classifier.training import TrainParams
 
     sch, train, validation, test = lending_split
     preprocessor = features.fit_preprocessor(train, sch)

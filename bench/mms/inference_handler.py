@@ -14,7 +14,7 @@ from sagemaker_inference import content_types, default_inference_handler, errors
 
 sys.path.insert(0, os.environ["BENCH_SCRIPTS"])
 
-from classifier import artifact  # noqa: E402
+from tasks.classifier import artifact  # noqa: E402
 
 
 class CsvProbabilityHandler(default_inference_handler.DefaultInferenceHandler):

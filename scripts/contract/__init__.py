@@ -3,11 +3,11 @@
 Step scripts import from here; nothing else builds an /opt/ml path.
 """
 
-from .errors import ConfigError, DataError, Stopped, StepError
+from common.errors import ConfigError, DataError, Stopped, StepError
 from .hyperparameters import Param
 from .jobs import Hosts, ProcessingJob, TrainingJob, processing_job, training_job
 from .metrics import log_metric, metric_definition
-from .report import run_processing, run_training, stop_requested
+from .step import run_processing, run_training, stop_requested
 
 __all__ = [
     "ConfigError", "DataError", "Hosts", "Param", "ProcessingJob", "Stopped", "StepError", "TrainingJob",

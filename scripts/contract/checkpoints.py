@@ -13,8 +13,8 @@ from typing import Any
 
 import joblib
 
-from .errors import ConfigError
-from .storage import atomic_path
+from common.errors import ConfigError
+from common.storage import atomic_path
 
 _NAME = re.compile(r"^checkpoint-(\d{6})\.joblib$")
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .errors import ConfigError
+from common.errors import ConfigError
 
 REQUIRED = object()
 _TYPE_NAMES = {int: "integer", float: "number", bool: "boolean (true/false)", str: "string", list: "list of strings"}

@@ -14,8 +14,8 @@ from typing import Any, Mapping, Sequence
 
 from . import hyperparameters as hp
 from . import layout
-from .errors import ConfigError
-from .storage import table_files
+from common.errors import ConfigError
+from common.storage import table_files
 
 DEFAULT_HOST = "algo-1"
 

@@ -3,7 +3,7 @@
 The toolkit forwards no signals: on SIGTERM (spot interruption, StopTrainingJob) it dies
 and the training script never hears of it. Here the toolkit and everything it starts run
 in their own process group with SIGTERM ignored by default; the script installs its own
-handler (contract.report), and this launcher forwards SIGTERM to the whole group, so the
+handler (contract.step), and this launcher forwards SIGTERM to the whole group, so the
 script checkpoints and exits while the toolkit stays alive to report how it ended.
 
     python3 -m contract.launch     (what the image's `train` runs)

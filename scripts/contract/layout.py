@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from common.errors import ConfigError
 
 DEFAULT_BASE_DIR = "/opt/ml"
 

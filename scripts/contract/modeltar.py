@@ -10,8 +10,8 @@ import os
 import tarfile
 from pathlib import Path
 
-from .errors import DataError
-from .storage import atomic_path
+from common.errors import DataError
+from common.storage import atomic_path
 
 
 def pack(model_dir: Path, tar_path: Path) -> Path:

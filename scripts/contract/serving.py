@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ConfigError
+from common.errors import ConfigError
 
 MIB = 1024 * 1024
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from classifier.schema import MISSING_TOKENS
+from tasks.classifier.schema import MISSING_TOKENS
 
 from .errors import RequestError
 from .media import ARROW, CSV, JSON, PARQUET

@@ -23,7 +23,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
-from classifier import features as training_features
+from tasks.classifier import features as training_features
 
 from .decode import Batch, Decoder
 

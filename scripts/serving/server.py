@@ -25,7 +25,7 @@ import sys
 import threading
 
 from contract import layout
-from contract.errors import ConfigError, StepError
+from common.errors import ConfigError, StepError
 from contract.serving import ServingConfig, serving_config
 
 log = logging.getLogger("serving")
@@ -70,7 +70,7 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
 
 def load_handler(config: ServingConfig):
     """Everything that must succeed before /ping may say healthy; raises with the reason."""
-    from classifier import artifact
+    from tasks.classifier import artifact
 
     from .handler import Handler
 

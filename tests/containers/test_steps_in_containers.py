@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier import artifact
+from tasks.classifier import artifact
 from localrun.docker_engine import DockerEngine
 from localrun.endpoint import invoke, local_endpoint, score_rows
 from localrun.engines import ProcessEngine

@@ -6,7 +6,7 @@ import pytest
 
 from contract import DataError
 from contract import modeltar
-from contract.storage import atomic_path, read_tables, write_json
+from common.storage import atomic_path, read_tables, write_json
 
 
 def test_atomic_write_leaves_old_file_and_no_temp_when_writing_fails(tmp_path):

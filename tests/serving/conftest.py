@@ -12,7 +12,7 @@ from serve_process import Server, serving_tree
 
 @pytest.fixture(scope="session")
 def model(model_dir):
-    from classifier import artifact
+    from tasks.classifier import artifact
 
     return artifact.load(model_dir)
 
@@ -32,8 +32,8 @@ def handler(model):
 
 def train_small_artifact(directory: Path, parts, target: str = "Class", **schema_overrides):
     """A small model (20 trees) on (train, validation, test) frames, with the schema inferred from them."""
-    from classifier import artifact, features, modeling, schema
-    from classifier.training import TrainParams
+    from tasks.classifier import artifact, features, modeling, schema
+    from tasks.classifier.training import TrainParams
 
     train, validation, test = parts
     sch = schema.infer(pd.concat([train, validation]), target, "bad", ["rownames"], **schema_overrides)

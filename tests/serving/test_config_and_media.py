@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract.errors import ConfigError
+from common.errors import ConfigError
 from contract.serving import MIB, _cgroup_cpu_quota, cpu_count, serving_config
 from serving import media
 from serving.errors import RequestError

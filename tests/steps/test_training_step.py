@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from classifier import artifact
+from tasks.classifier import artifact
 from localrun.runner import LocalSession, StepFailed
 from localrun.trees import Input, Step, lay_out_training
 

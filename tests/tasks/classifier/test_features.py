@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier import features
-from classifier.features import UNKNOWN_CODE
+from tasks.classifier import features
+from tasks.classifier.features import UNKNOWN_CODE
 
 
 def test_split_is_stratified_disjoint_complete_and_seeded(lending_split, lending_club):

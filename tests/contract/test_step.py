@@ -8,7 +8,7 @@ import textwrap
 import time
 
 
-from contract.report import write_failure
+from contract.step import write_failure
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
 
@@ -19,7 +19,7 @@ def run_script(tmp_path, body, kind="processing"):
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {os.path.abspath(SCRIPTS)!r})
         from contract import *
-        from contract.report import {runner}
+        from contract.step import {runner}
         def main():
         {textwrap.indent(textwrap.dedent(body), '    ')}
         {runner}(main)
@@ -59,7 +59,7 @@ def test_sigterm_stops_a_processing_step_with_143(tmp_path):
     script = tmp_path / "slow.py"
     script.write_text(textwrap.dedent(f"""
         import sys, time; sys.path.insert(0, {os.path.abspath(SCRIPTS)!r})
-        from contract.report import run_processing
+        from contract.step import run_processing
         def main():
             print("started", flush=True)
             time.sleep(30)

@@ -1,7 +1,7 @@
 import numpy as np
 
-from classifier import features, modeling
-from classifier.training import TrainParams, choose_threshold, new_state, run_stage
+from tasks.classifier import features, modeling
+from tasks.classifier.training import TrainParams, choose_threshold, new_state, run_stage
 
 
 def prepared(lending_split):

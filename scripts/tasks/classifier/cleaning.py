@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from contract.errors import DataError
+from common.errors import DataError
 
 from .schema import MISSING_TOKENS, Schema
 

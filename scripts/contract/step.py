@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import layout
-from .errors import EXIT_INTERNAL, Stopped, StepError
+from common.errors import EXIT_INTERNAL, Stopped, StepError
 
 MAX_REASON_CHARS = 1024
 _stop = threading.Event()

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from contract.errors import DataError
+from common.errors import DataError
 
 # pandas.read_csv's default NA tokens: text that means "missing" in every input, at training
 # (clean.py applies them to Parquet and trimmed text too) and at serving alike.

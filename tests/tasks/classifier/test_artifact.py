@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from classifier import artifact
-from classifier.artifact import ArtifactError, InputError
+from tasks.classifier import artifact
+from tasks.classifier.artifact import ArtifactError, InputError
 
 
 def test_round_trip_scores_raw_rows_with_the_saved_threshold(model_dir, lending_split):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from classifier.evaluation import binary_classification_report
+from tasks.classifier.evaluation import binary_classification_report
 
 KEYS = [
     "confusion_matrix", "recall", "precision", "accuracy", "recall_best_constant_classifier",

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier import cleaning, schema
+from tasks.classifier import cleaning, schema
 from contract import DataError
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from contract.errors import DataError, StepError
-from contract.storage import atomic_path, sha256_file, write_json
+from common.errors import DataError, StepError
+from common.storage import atomic_path, sha256_file, write_json
 
 from .schema import Schema
 

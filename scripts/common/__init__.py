@@ -1,0 +1,1 @@
+"""What the cores and the contract layer both need: errors with exit codes, atomic storage, table reading."""
