@@ -9,20 +9,27 @@ WORK ?= work
 ENGINE ?= process
 PORT ?= 8080
 
-# make run DATA=path.csv TARGET=column POSITIVE=label [IDS=col1,col2] [ENGINE=docker]
-RUN_ARGS = --engine $(ENGINE) --work-dir $(WORK) \
-	$(if $(DATA),--data $(DATA)) $(if $(TARGET),--target $(TARGET)) \
-	$(if $(POSITIVE),--positive-label $(POSITIVE)) $(if $(IDS),--id-columns $(IDS))
+# Values reach the shell single-quoted, so labels such as >50K, spaces and quotes pass unchanged.
+q = '$(subst ','\'',$(1))'
 
-.PHONY: setup run test test-unit test-containers serve bench clean
+# make run [DATA=path.csv TARGET=column POSITIVE=label] [IDS=col1,col2] [HP="n_estimators=200 max_depth=4"]
+#          [ENGINE=docker] [FROM=train] [NO_CACHE=1]
+RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
+	$(if $(DATA),--data $(call q,$(DATA))) $(if $(TARGET),--target $(call q,$(TARGET))) \
+	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
+	$(foreach hp,$(HP),-p $(call q,$(hp))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
+
+.PHONY: setup run test test-unit test-containers serve runs lineage bench clean
 
 setup: $(READY)
 
-$(READY): requirements-dev.txt containers/requirements-train.txt containers/requirements-process.txt
+$(READY): Makefile requirements-dev.txt containers/requirements-train.txt containers/requirements-process.txt
 	@$(PYTHON_BASE) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 		{ echo "Python 3.11 is needed (as in the images): set PYTHON_BASE=python3.11" >&2; exit 1; }
 	test -x $(PYTHON) || $(PYTHON_BASE) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# scripts/ importable as inside the images (/opt/program), and localrun beside it
+	printf '%s\n%s\n' "$(CURDIR)/scripts" "$(CURDIR)" > "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/sagemaker-steps.pth"
 	touch $@
 
 run: $(READY)
@@ -40,10 +47,15 @@ test-containers: $(READY)
 	$(PYTHON) -m pytest -m container
 
 # The model of the latest `make run`, as an endpoint serves it, on 127.0.0.1:$(PORT) until Ctrl-C.
-SERVE_TREE ?= $(WORK)/latest/jobs/serve/algo-1
 serve: $(READY)
-	@test -f $(SERVE_TREE)/model/metadata.json || { echo "no model in $(SERVE_TREE): run 'make run' first" >&2; exit 2; }
-	SAGEMAKER_BASE_DIR=$(SERVE_TREE) SAGEMAKER_BIND_TO_PORT=$(PORT) SERVING_HOST=127.0.0.1 $(PYTHON) scripts/serve
+	$(PYTHON) -m localrun.serve --work-dir $(call q,$(WORK)) --port $(call q,$(PORT))
+
+# Local runs and what made a model: make lineage MODEL=<model.tar.gz or SHA-256>
+runs: $(READY)
+	@$(PYTHON) -m localrun runs --work-dir $(call q,$(WORK))
+
+lineage: $(READY)
+	@$(PYTHON) -m localrun lineage --work-dir $(call q,$(WORK)) $(call q,$(if $(MODEL),$(MODEL),$(WORK)/latest/s3/train/model/model.tar.gz))
 
 # Every benchmark under bench/: each prints its table, then its ratios as name=value pairs.
 bench: $(READY)

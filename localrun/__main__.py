@@ -1,44 +1,98 @@
-"""`python -m localrun`: the whole pipeline locally, on the default dataset or any binary-target CSV."""
+"""`python -m localrun`: a pipeline of the spec, run locally as SageMaker runs it.
+
+    python -m localrun [--data FILE --target COL --positive-label L] [-p key=value] [--from STEP] [--no-cache]
+    python -m localrun runs                 every run: status, gate value, model SHA-256
+    python -m localrun lineage MODEL        which run, data, code and parameters made this model
+                                            (a model.tar.gz path or its SHA-256)
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from pipeline import spec
+
+from . import lineage
+from .cache import StepCache, prefix_files, prefix_sha256
 from .engines import REPO, ProcessEngine
-from .pipeline import PipelineConfig, run_pipeline
-from .runner import StepFailed
+from .pipeline import GateFailed, RunConfig, run_pipeline, score_on_endpoint, step_arguments, summarize
+from .runner import LocalSession, StepFailed
 
-DEFAULT_DATA = REPO / "data" / "lending_club.csv"
+PIPELINE = spec.CLASSIFIER
+DEFAULT_DATA = (REPO / PIPELINE.parameter("InputData").default).resolve()
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m localrun", description=__doc__)
+def _pairs(items: list[str], what: str, parser: argparse.ArgumentParser) -> dict[str, object]:
+    bad = [item for item in items if "=" not in item]
+    if bad:
+        parser.error(f"{what} takes KEY=VALUE, got {bad}")
+    return {key.strip(): _literal(value) for key, value in (item.split("=", 1) for item in items)}
+
+
+def _literal(text: str):
+    """Values as the SDK would send them: numbers and booleans typed, the rest strings."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
+    parser = argparse.ArgumentParser(prog="python -m localrun", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CSV/Parquet file or folder (default: lending_club)")
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
     parser.add_argument("--positive-label", help="positive target value (default for lending_club: bad)")
     parser.add_argument("--id-columns", default=None, help="comma-separated id columns to drop (lending_club: rownames)")
     parser.add_argument("--engine", choices=["process", "docker"], default="process")
     parser.add_argument("--work-dir", type=Path, default=REPO / "work")
-    parser.add_argument("--clean-instances", type=int, default=1, help="instances for clean.py (input sharded by file)")
+    parser.add_argument("--clean-instances", type=int, default=None, help="instances for clean (input sharded by file)")
     parser.add_argument("--hyperparameter", "-p", action="append", default=[], metavar="KEY=VALUE",
                         help="training hyperparameter (repeatable), e.g. -p n_estimators=200")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"pipeline parameter (repeatable): {', '.join(p.name for p in PIPELINE.parameters)}")
+    parser.add_argument("--set", action="append", default=[], metavar="STEP.KEY=VALUE", help="any step's argument")
+    parser.add_argument("--from", dest="rerun_from", choices=[s.name for s in PIPELINE.steps],
+                        help="run this step and every later one again; earlier ones come from the cache")
+    parser.add_argument("--no-cache", action="store_true", help="run every step again")
     args = parser.parse_args(argv)
-    args.data, args.work_dir = args.data.resolve(), args.work_dir.resolve()
-    if args.data == DEFAULT_DATA:
-        args.target = args.target or "Class"
-        args.positive_label = args.positive_label or "bad"
-        args.id_columns = "rownames" if args.id_columns is None else args.id_columns
-    if not args.target or not args.positive_label:
-        parser.error("--target and --positive-label are required for data other than the default dataset")
-    bad = [item for item in args.hyperparameter if "=" not in item]
-    if bad:
-        parser.error(f"--hyperparameter takes KEY=VALUE, got {bad}")
-    return args
+    args.work_dir = args.work_dir.resolve()
+    data = args.data.resolve()
+    if not data.exists():
+        parser.error(f"--data {args.data}: no such file or folder")
+    parameters = _pairs(args.param, "--param", parser)
+    if data == DEFAULT_DATA:
+        parameters.setdefault("IdColumns", args.id_columns if args.id_columns is not None else PIPELINE.parameter("IdColumns").default)
+    else:
+        if not (args.target or "Target" in parameters) or not (args.positive_label or "PositiveLabel" in parameters):
+            parser.error("--target and --positive-label are required for data other than the default dataset")
+        parameters.setdefault("IdColumns", args.id_columns or "")
+    for name, value in (("InputData", str(data)), ("Target", args.target), ("PositiveLabel", args.positive_label)):
+        if value is not None:
+            parameters[name] = value
+    arguments: dict[str, dict] = {}
+    for key, value in _pairs(args.set, "--set", parser).items():
+        step, _, name = key.partition(".")
+        arguments.setdefault(step, {})[name] = value
+    arguments.setdefault("train", {}).update(_pairs(args.hyperparameter, "--hyperparameter", parser))
+    config = RunConfig(
+        PIPELINE, parameters={k: str(v) if PIPELINE.parameter(k).type is str else v for k, v in parameters.items()},
+        arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
+        rerun_from=args.rerun_from, use_cache=not args.no_cache,
+    )
+    try:
+        values = config.values()
+        for step in PIPELINE.steps:
+            step_arguments(step, values, arguments.get(step.name, {}))
+    except KeyError as error:
+        parser.error(error.args[0])
+    return args, config
 
 
 def _engine(name: str):
@@ -49,41 +103,92 @@ def _engine(name: str):
     return ProcessEngine()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+class Interrupted(Exception):
+    pass
+
+
+def run(argv: list[str]) -> int:
+    args, config = parse_args(argv)
+    engine = _engine(args.engine)
     runs = args.work_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))  # unique per run
-    latest = args.work_dir / "latest"
-    latest.unlink(missing_ok=True)
-    latest.symlink_to(run_dir.relative_to(args.work_dir))
-    hyperparameters = dict(item.split("=", 1) for item in args.hyperparameter)
-    config = PipelineConfig(
-        data=args.data, target=args.target, positive_label=args.positive_label,
-        id_columns=[c for c in (args.id_columns or "").split(",") if c],
-        clean_instances=args.clean_instances,
-        hyperparameters={k: _literal(v) for k, v in hyperparameters.items()},
-    )
+    values = config.values()
+    data_prefix = Path(values["InputData"])
+    record = lineage.Recorder(run_dir, {
+        "pipeline": config.pipeline.name, "engine": args.engine, "parameters": values,
+        "arguments": config.arguments, "code": lineage.git_version(REPO),
+        "data": {"path": str(data_prefix), "sha256": prefix_sha256(prefix_files(data_prefix) if data_prefix.is_dir()
+                                                                     else {data_prefix.name: lineage._sha256(data_prefix)})},
+    })
+    session = LocalSession(run_dir, engine, StepCache(args.work_dir / "cache"), record)
+
+    def stop(signum, frame):  # noqa: ARG001 - SIGTERM/Ctrl-C: stop the running job as SageMaker would
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        engine.stop_all()  # SIGTERM to each job's process group, then wait: what StopProcessingJob does
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    started = time.perf_counter()
     try:
-        summary = run_pipeline(config, run_dir, _engine(args.engine))
-    except StepFailed as failure:
-        print(f"\nPIPELINE FAILED: {failure}", file=sys.stderr)
-        return 1
+        results = run_pipeline(config, session)
+        summary = summarize(results, run_dir, started)
+        summary["endpoint_predictions"] = score_on_endpoint(session, results)
+        summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    except (StepFailed, GateFailed, Interrupted) as failure:
+        record.finish("stopped" if isinstance(failure, Interrupted) else "failed", error=str(failure))
+        what = f"stopped by {failure}" if isinstance(failure, Interrupted) else str(failure)
+        print(f"\nPIPELINE FAILED: {what}  (run {run_dir}; {args.work_dir / 'latest'} unchanged)", file=sys.stderr)
+        return 130 if isinstance(failure, Interrupted) else 1
+    record.finish("succeeded", model_sha256=summary["model_sha256"])
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    _point_latest(args.work_dir, run_dir)  # only a run that succeeded becomes `latest`
     print("\n=== local pipeline finished ===")
     for name, path in summary["outputs"].items():
         print(f"  {name:<12} {path}")
-    print(f"  steps (s)    {json.dumps(summary['step_seconds'])}")
+    cached = f", cached: {', '.join(summary['cached_steps'])}" if summary["cached_steps"] else ""
+    print(f"  steps (s)    {json.dumps(summary['step_seconds'])}{cached}")
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
+    print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
     return 0
 
 
-def _literal(text: str):
-    """-p values as the SDK would send them: numbers and booleans typed, the rest strings."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _point_latest(work_dir: Path, run_dir: Path) -> None:
+    tmp = work_dir / ".latest.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.relative_to(work_dir))
+    tmp.replace(work_dir / "latest")  # one rename: `make serve` never sees no latest
+
+
+def list_runs(work_dir: Path) -> int:
+    for manifest in lineage.manifests(work_dir):
+        gate = manifest.get("gate") or {}
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(manifest["started"]))
+        print(f"{Path(manifest['run']).name:<28} {started}  {manifest['status']:<9} "
+              f"gate {gate.get('value', '-')!s:<20} model {(manifest.get('model_sha256') or '-')[:16]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["runs"], ["lineage"]):
+        parser = argparse.ArgumentParser(prog=f"python -m localrun {argv[0]}")
+        parser.add_argument("--work-dir", type=Path, default=REPO / "work")
+        if argv[0] == "lineage":
+            parser.add_argument("model", help="a model.tar.gz or its SHA-256 (a prefix of 8+ characters works)")
+        args = parser.parse_args(argv[1:])
+        if argv[0] == "runs":
+            return list_runs(args.work_dir)
+        found = lineage.find_model(args.work_dir, args.model)
+        if not found:
+            print(f"no run under {args.work_dir} produced model {args.model}", file=sys.stderr)
+            return 1
+        print(lineage.describe(found))
+        return 0
+    return run(argv)
 
 
 if __name__ == "__main__":

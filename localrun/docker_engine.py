@@ -1,19 +1,20 @@
-"""Each step in its image under a real Docker engine, as SageMaker local mode runs it.
+"""Each job's host in its image under a real Docker engine, as SageMaker local mode runs it.
 
-The step's /opt/ml tree is bind-mounted at /opt/ml; the container runs the command the
-platform would (`train`, the processing ContainerEntrypoint + arguments, `serve`). Host
-networking: the project-local engine has no bridge, and servers bind 127.0.0.1.
+The host's /opt/ml tree is bind-mounted at /opt/ml; the container runs the command the platform
+would (`train`, the processing ContainerEntrypoint + arguments, `serve`). Host networking: the
+project-local engine has no bridge, and servers bind 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+import threading
 from pathlib import Path
 
-from .engines import PROGRAM_DIR
-from .trees import Step
+from pipeline import spec
+
+from .jobs import PROGRAM_DIR, Job, kind_of
 
 IMAGE_PREFIX = os.environ.get("IMAGE_PREFIX", "sagemaker-steps")
 
@@ -43,43 +44,59 @@ class DockerEngine:
     code_dir = PROGRAM_DIR
 
     def __init__(self, train_image: str | None = None, process_image: str | None = None, client=None):
-        self.train_image = train_image or os.environ.get("TRAIN_IMAGE") or f"{IMAGE_PREFIX}-train:latest"
-        self.process_image = process_image or os.environ.get("PROCESS_IMAGE") or f"{IMAGE_PREFIX}-process:latest"
+        self.images = {
+            spec.TRAIN_IMAGE: train_image or os.environ.get("TRAIN_IMAGE") or f"{IMAGE_PREFIX}-train:latest",
+            spec.PROCESS_IMAGE: process_image or os.environ.get("PROCESS_IMAGE") or f"{IMAGE_PREFIX}-process:latest",
+        }
         self.client = client or _client()
+        self._running: set = set()
+        self._lock = threading.Lock()
 
-    def processing_entrypoint(self, step: Step) -> list[str]:
-        return ["python3", f"{PROGRAM_DIR}/{step.script}"]
+    @property
+    def train_image(self) -> str:
+        return self.images[spec.TRAIN_IMAGE]
 
-    def _container(self, image: str, tree: Path, **kwargs):
+    @property
+    def process_image(self) -> str:
+        return self.images[spec.PROCESS_IMAGE]
+
+    def code_version(self, step: spec.Step) -> str:
+        return "image:" + self.client.images.get(self.images[step.image]).id
+
+    def container(self, image: str, tree: Path, **kwargs):
         return self.client.containers.run(
             image, detach=True, network_mode="host",
             volumes={str(Path(tree).resolve()): {"bind": "/opt/ml", "mode": "rw"}}, **kwargs,
         )
 
-    def run(self, step: Step, tree: Path, host: str) -> int:
-        if step.kind == "training":
-            # the toolkit resolves every host by DNS; algo-N only resolve inside a SageMaker network
-            container = self._container(
-                self.train_image, tree, command=["train"],
-                environment={"SM_STUDIO_LOCAL_MODE": "true", "OMP_NUM_THREADS": "1"},
-            )
-        else:
-            config = json.loads((tree / "config" / "processingjobconfig.json").read_text())
-            app = config["AppSpecification"]
-            container = self._container(
-                self.process_image, tree, entrypoint=app["ContainerEntrypoint"],
-                command=app.get("ContainerArguments") or [], environment={"OMP_NUM_THREADS": "1"},
-            )
+    def run(self, job: Job, tree: Path, host: str) -> int:  # noqa: ARG002 - the tree says which host
+        command = kind_of(job.step).container_command(job)
+        command["environment"] = {**command["environment"], "OMP_NUM_THREADS": "1"}
+        container = self.container(self.images[job.step.image], tree, **command)
+        with self._lock:
+            self._running.add(container)
         try:
             for chunk in container.logs(stream=True, follow=True):
                 sys.stdout.write(chunk.decode("utf-8", "replace"))
             sys.stdout.flush()
             return int(container.wait()["StatusCode"])
         finally:
+            with self._lock:
+                self._running.discard(container)
             container.remove(force=True)
 
+    def stop_all(self, grace: float = 30.0) -> None:
+        """`docker stop`: SIGTERM, SIGKILL after the grace period."""
+        with self._lock:
+            running = list(self._running)
+        for container in running:
+            try:
+                container.stop(timeout=int(grace))
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
     def serve(self, tree: Path, port: int) -> ServerContainer:
-        return ServerContainer(self._container(
+        return ServerContainer(self.container(
             self.train_image, tree, command=["serve"],
             environment={"SAGEMAKER_BIND_TO_PORT": str(port), "SERVING_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
         ))

@@ -1,71 +1,114 @@
-"""How a step runs locally: as a process on this machine, or in its image under Docker.
+"""How a job's host runs locally: as a process on this machine, or in its image under Docker.
 
-One small interface, as kubeflow's local runner has: `run(step, tree, host) -> exit code`.
-Both engines give the step the same /opt/ml tree and the same command the platform would.
+One small interface, as kubeflow's local runner has: `run(job, tree, host) -> exit code`, plus
+`serve(tree, port)` for endpoints and `code_version(step)` for the step cache. Both engines give
+the step the same /opt/ml tree and the same command the platform would (jobs.py says which).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Protocol
 
-from .trees import Step
+from pipeline import spec
+
+from .jobs import PROGRAM_DIR, Job, kind_of
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
-PROGRAM_DIR = "/opt/program"  # where the images keep scripts/
 
 
 class Engine(Protocol):
     code_dir: str  # what training's sagemaker_submit_directory points at
 
-    def processing_entrypoint(self, step: Step) -> list[str]: ...
-
-    def run(self, step: Step, tree: Path, host: str) -> int: ...
+    def run(self, job: Job, tree: Path, host: str) -> int: ...
 
     def serve(self, tree: Path, port: int):  # -> a handle with stop()
         ...
+
+    def code_version(self, step: spec.Step) -> str: ...
+
+    def stop_all(self) -> None: ...
 
 
 def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
     env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1")})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
     return env
 
 
+def tree_sha256(root: Path) -> str:
+    """A content hash of every file below root (paths and bytes), caches and dotfiles left out."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        relative = path.relative_to(root)
+        if "__pycache__" in relative.parts or any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(str(relative).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 class ProcessEngine:
-    """Each step as a child process with SAGEMAKER_BASE_DIR at its tree; training via the real toolkit."""
+    """Each host as a child process in its own session, SAGEMAKER_BASE_DIR at its tree."""
 
     code_dir = str(SCRIPTS)
 
-    def processing_entrypoint(self, step: Step) -> list[str]:
-        return ["python3", f"{PROGRAM_DIR}/{step.script}"]
+    def __init__(self) -> None:
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
 
-    def run(self, step: Step, tree: Path, host: str) -> int:
-        return self.start(step, tree).wait()
+    def code_version(self, step: spec.Step) -> str:  # noqa: ARG002 - every step runs the same scripts/
+        return "scripts:" + tree_sha256(SCRIPTS)
 
-    def start(self, step: Step, tree: Path) -> subprocess.Popen:
-        env = _base_env()
-        env["SAGEMAKER_BASE_DIR"] = str(tree)
-        if step.kind == "training":
-            # the toolkit resolves every host by DNS; algo-N only resolve inside a SageMaker network
-            env.update({"SAGEMAKER_PROGRAM": step.script, "SM_STUDIO_LOCAL_MODE": "true"})
-            command = [sys.executable, "-m", "contract.launch"]
-            env["PYTHONPATH"] = str(SCRIPTS)
-        else:
-            arguments = _processing_arguments(tree)
-            command = [sys.executable, str(SCRIPTS / step.script), *arguments]
-        return subprocess.Popen(command, env=env, cwd=tree)
+    def run(self, job: Job, tree: Path, host: str) -> int:  # noqa: ARG002 - the tree says which host
+        process = self.start(job, tree)
+        try:
+            return process.wait()
+        finally:
+            with self._lock:
+                self._running.discard(process)
 
-    def serve(self, tree: Path, port: int) -> ServerProcess:
+    def start(self, job: Job, tree: Path) -> subprocess.Popen:
+        argv, extra = kind_of(job.step).local_command(job, tree, SCRIPTS)
+        env = {**_base_env(), **extra, "SAGEMAKER_BASE_DIR": str(tree)}
+        # its own session: Ctrl-C in the terminal reaches the runner, which stops the job as SageMaker would
+        process = subprocess.Popen([sys.executable, *argv[1:]], env=env, cwd=tree, start_new_session=True)
+        with self._lock:
+            self._running.add(process)
+        return process
+
+    def stop_all(self, grace: float = 30.0) -> None:
+        """SIGTERM to every running job's process group, SIGKILL after the grace period: StopProcessingJob."""
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+    def serve(self, tree: Path, port: int) -> "ServerProcess":
         env = _base_env()
         env.update({"SAGEMAKER_BASE_DIR": str(tree), "SAGEMAKER_BIND_TO_PORT": str(port), "SERVING_HOST": "127.0.0.1"})
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = "1"  # a few rows to score: one worker starts fastest
         return ServerProcess(subprocess.Popen([sys.executable, str(SCRIPTS / "serve")], env=env, cwd=tree))
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class ServerProcess:
@@ -83,6 +126,4 @@ class ServerProcess:
                 self.process.wait()
 
 
-def _processing_arguments(tree: Path) -> list[str]:
-    config = json.loads((tree / "config" / "processingjobconfig.json").read_text())
-    return list(config["AppSpecification"].get("ContainerArguments") or [])
+__all__ = ["Engine", "ProcessEngine", "PROGRAM_DIR", "REPO", "SCRIPTS", "ServerProcess", "tree_sha256"]

@@ -1,21 +1,21 @@
-"""Run steps as SageMaker would, handing each step's outputs to the next as S3 would.
+"""Run jobs as SageMaker would, handing each step's outputs to the next as S3 would.
 
-The local "S3" is a folder: <run>/s3/<step>/<output>/. A processing output is copied there
-when the step ends; a training job's model/ is packed into <run>/s3/<step>/model.tar.gz.
+The local "S3" is a folder: <run>/s3/<step>/<output>/. Processing outputs of every host land
+there when the job ends; a training job's model/ is packed into <run>/s3/<step>/model/model.tar.gz.
+Each job is looked up in the step cache first and recorded in the run's lineage.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract import modeltar
-
+from . import lineage
+from .cache import StepCache, copy_prefix, prefix_files, prefix_sha256, step_key
 from .engines import Engine
-from .trees import Step, failure_text, hosts_for, lay_out_processing, lay_out_training
+from .jobs import Job, failure_text, kind_of, lay_out
 
 
 class StepFailed(RuntimeError):
@@ -26,57 +26,65 @@ class StepFailed(RuntimeError):
 
 @dataclass
 class StepResult:
-    step: Step
+    job: Job
     trees: dict[str, Path]
     outputs: dict[str, Path]
     seconds: float
+    cached: bool = False
 
 
 class LocalSession:
-    def __init__(self, run_dir: Path, engine: Engine):
+    def __init__(self, run_dir: Path, engine: Engine, cache: StepCache | None = None, record: lineage.Recorder | None = None):
         self.run_dir = Path(run_dir)
         self.engine = engine
         self.s3 = self.run_dir / "s3"
+        self.cache = cache
+        self.record = record
 
-    def _run_host(self, step: Step, host: str) -> tuple[str, Path]:
-        root = self.run_dir / "jobs" / step.name
-        if step.kind == "training":
-            tree = lay_out_training(root, step, host, self.engine.code_dir)
-        else:
-            tree = lay_out_processing(root, step, host, self.engine.processing_entrypoint(step))
-        code = self.engine.run(step, tree, host)
+    def _run_host(self, job: Job, host: str) -> tuple[str, Path]:
+        tree = lay_out(job, self.run_dir / "jobs" / job.step.name, host, self.engine.code_dir)
+        code = self.engine.run(job, tree, host)
         if code != 0:
-            raise StepFailed(step.name, host, code, failure_text(tree, step.kind))
+            raise StepFailed(job.step.name, host, code, failure_text(tree, job.step))
         return host, tree
 
-    def run(self, step: Step) -> StepResult:
-        print(f"--- {step.name} ({step.kind}, {step.script}, {step.instance_count} instance(s))", flush=True)
-        started = time.perf_counter()
-        hosts = hosts_for(step)
-        with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-            trees = dict(pool.map(lambda h: self._run_host(step, h), hosts))
-        outputs = self._upload(step, trees)
-        return StepResult(step, trees, outputs, time.perf_counter() - started)
-
-    def _upload(self, step: Step, trees: dict[str, Path]) -> dict[str, Path]:
-        """Outputs of every host land under one prefix, as with S3 (later hosts win on clashes)."""
-        destination = self.s3 / step.name
-        if step.kind == "training":
-            # SageMaker uploads the model directory of the leader; ours is algo-1
-            model = trees[hosts_for(step)[0]] / "model"
-            return {
-                "model": modeltar.pack(model, destination / "model" / "model.tar.gz").parent,
-                "output": _merge([t / "output" / "data" for t in trees.values()], destination / "output"),
-            }
-        return {
-            name: _merge([t / "processing" / "output" / name for t in trees.values()], destination / name)
-            for name in step.outputs
+    def run(self, job: Job, use_cache: bool = True) -> StepResult:
+        step = job.step
+        started, wall = time.time(), time.perf_counter()
+        inputs = {name: prefix_files(path) for name, path in job.inputs.items()}
+        code = self.engine.code_version(step)
+        key = step_key(step.name, step.script, code, job.arguments, len(job.hosts), {n: prefix_sha256(f) for n, f in inputs.items()})
+        entry = {
+            "step": step.name, "kind": type(step).__name__, "script": step.script, "image": step.image,
+            "code_version": code, "arguments": dict(job.arguments), "hosts": job.hosts, "cache_key": key,
+            "inputs": {n: {"uri": str(job.inputs[n]), "sha256": prefix_sha256(f)} for n, f in inputs.items()},
+            "started": started,
         }
-
-
-def _merge(sources: list[Path], destination: Path) -> Path:
-    destination.mkdir(parents=True, exist_ok=True)
-    for source in sources:
-        if source.is_dir():
-            shutil.copytree(source, destination, dirs_exist_ok=True)
-    return destination
+        hit = self.cache.lookup(key) if (self.cache and use_cache and step.cacheable) else None
+        if hit:
+            print(f"--- {step.name}: cached (inputs, code and parameters unchanged since run {hit['run']})", flush=True)
+            outputs = {name: copy_prefix(Path(o["uri"]), self.s3 / step.name / name) for name, o in hit["outputs"].items()}
+            result = StepResult(job, {}, outputs, time.perf_counter() - wall, cached=True)
+            entry.update(status="cached", cached_from=hit["run"])
+        else:
+            print(f"--- {step.name} ({type(step).__name__}, {step.script}, {len(job.hosts)} instance(s))", flush=True)
+            try:
+                with ThreadPoolExecutor(max_workers=len(job.hosts)) as pool:
+                    trees = dict(pool.map(lambda h: self._run_host(job, h), job.hosts))
+            except BaseException as failure:
+                entry.update(status="failed", ended=time.time(), error=str(failure),
+                             exit_code=getattr(failure, "code", None))
+                if self.record:
+                    self.record.step(entry)
+                raise
+            outputs = kind_of(step).upload(job, trees, self.s3 / step.name)
+            result = StepResult(job, trees, outputs, time.perf_counter() - wall)
+            entry.update(status="succeeded", exit_code=0)
+        files = {name: prefix_files(path) for name, path in outputs.items()}
+        entry["outputs"] = {n: {"uri": str(outputs[n]), "sha256": prefix_sha256(f), "files": f} for n, f in files.items()}
+        entry.update(ended=time.time(), seconds=round(result.seconds, 3))
+        if self.cache and step.cacheable and not hit:
+            self.cache.store(key, {"run": str(self.run_dir), "outputs": entry["outputs"]})
+        if self.record:
+            self.record.step(entry)
+        return result

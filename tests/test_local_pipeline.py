@@ -61,3 +61,135 @@ def test_a_failing_step_stops_the_pipeline_and_says_why(tmp_path):
     assert result.returncode == 1
     assert "PIPELINE FAILED: step 'clean' on algo-1 failed with exit code 2: target column 'gender' not found" in result.stderr
     assert not (tmp_path / "latest" / "summary.json").exists()
+
+
+PENGUIN_ARGS = ("--data", str(PENGUINS), "--target", "sex", "--positive-label", "female", "-p", "n_estimators=20")
+
+
+def step_statuses(run_dir: Path) -> dict[str, str]:
+    manifest = json.loads((run_dir / "lineage.json").read_text())
+    return {entry["step"]: entry["status"] for entry in manifest["steps"]}
+
+
+@pytest.fixture(scope="module")
+def cached_runs(tmp_path_factory):
+    """The same pipeline three times: first, unchanged, then with one hyperparameter changed."""
+    work = tmp_path_factory.mktemp("cache")
+    runs = []
+    for extra in ((), (), ("-p", "learning_rate=0.1")):
+        result = run_pipeline(work, *PENGUIN_ARGS, *extra)
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs.append((summary_of(work), (work / "latest").resolve()))
+    return work, runs
+
+
+@pytest.mark.slow
+def test_an_unchanged_rerun_takes_every_step_from_the_cache(cached_runs):
+    _, runs = cached_runs
+    (first, first_dir), (second, second_dir) = runs[:2]
+    assert set(step_statuses(first_dir).values()) == {"succeeded"}
+    assert set(step_statuses(second_dir).values()) == {"cached"}
+    assert second["model_sha256"] == first["model_sha256"] and second["test_auc"] == first["test_auc"]
+
+
+@pytest.mark.slow
+def test_a_changed_hyperparameter_reruns_training_and_what_follows_only(cached_runs):
+    _, runs = cached_runs
+    third, third_dir = runs[2]
+    assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "train": "succeeded", "evaluation": "succeeded"}
+    assert third["model_sha256"] != runs[0][0]["model_sha256"]
+
+
+@pytest.mark.slow
+def test_lineage_names_the_run_data_code_and_parameters_of_a_model(cached_runs):
+    work, runs = cached_runs
+    third, third_dir = runs[2]
+    result = subprocess.run([sys.executable, "-m", "localrun", "lineage", "--work-dir", str(work), third["model_sha256"][:12]],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"run        {third_dir}" in result.stdout
+    assert '"learning_rate": 0.1' in result.stdout  # the train step's arguments
+    assert f"data       {PENGUINS}" in result.stdout
+    listing = subprocess.run([sys.executable, "-m", "localrun", "runs", "--work-dir", str(work)],
+                             cwd=REPO, capture_output=True, text=True, timeout=60).stdout
+    assert len(listing.splitlines()) == 3 and third["model_sha256"][:16] in listing
+
+
+@pytest.mark.slow
+def test_a_rerun_without_the_cache_gives_the_same_model_bytes(cached_runs):
+    work, runs = cached_runs
+    result = run_pipeline(work, *PENGUIN_ARGS, "--no-cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(step_statuses((work / "latest").resolve()).values()) == {"succeeded"}
+    assert summary_of(work)["model_sha256"] == runs[0][0]["model_sha256"]
+    assert summary_of(work)["test_auc"] == runs[0][0]["test_auc"]
+
+
+@pytest.mark.slow
+def test_a_failed_run_leaves_latest_at_the_last_good_run(cached_runs):
+    work, _ = cached_runs
+    good = (work / "latest").resolve()
+    result = run_pipeline(work, *PENGUIN_ARGS, "--param", "GateFloor=0.999")
+    assert result.returncode == 1
+    assert "PIPELINE FAILED: the model's gate value (test AUC) is below GateFloor" in result.stderr
+    assert (work / "latest").resolve() == good
+
+
+def test_missing_data_is_a_clear_error_and_leaves_nothing(tmp_path):
+    result = run_pipeline(tmp_path, "--data", str(tmp_path / "nope.csv"), "--target", "y", "--positive-label", "1")
+    assert result.returncode == 2
+    assert f"--data {tmp_path / 'nope.csv'}: no such file or folder" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def _processes_under(path: Path) -> list[int]:
+    """PIDs whose environment puts SAGEMAKER_BASE_DIR under path (a step's host)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(path).encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_runner_stops_the_running_step_and_orphans_nothing(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localrun", "--work-dir", str(tmp_path), *PENGUIN_ARGS[:-1], "n_estimators=3000",
+         "-p", "stage_size=1", "-p", "early_stopping_stages=0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("runs/*/jobs/train/algo-1/checkpoints/checkpoint-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_under(tmp_path / "runs"), "training never started"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "PIPELINE FAILED: stopped by SIGTERM" in stderr and "Traceback" not in stderr
+    assert _processes_under(tmp_path / "runs") == []
+    failure = next(tmp_path.glob("runs/*/jobs/train/algo-1/output/failure")).read_text()
+    assert failure.startswith("stopped by SIGTERM after stage")  # the script checkpointed on its way out
+
+
+def test_make_passes_labels_paths_and_hyperparameters_quoted(tmp_path):
+    dumper = tmp_path / "argv.py"
+    dumper.write_text("import json, sys; print(json.dumps(sys.argv[1:]))\n")
+    dumper.chmod(0o755)
+    result = subprocess.run(
+        ["make", "-s", "-o", ".venv/.ready", "run", f"PYTHON={sys.executable} {dumper}",
+         "DATA=my data/it's.csv", "TARGET=income", "POSITIVE=>50K", 'IDS=a b', "HP=n_estimators=20 max_depth=4"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    argv = json.loads(result.stdout.splitlines()[-1])
+    assert argv[argv.index("--data") + 1] == "my data/it's.csv"
+    assert argv[argv.index("--positive-label") + 1] == ">50K"
+    assert argv[argv.index("--id-columns") + 1] == "a b"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-p"] == ["n_estimators=20", "max_depth=4"]
+    assert not (REPO / "50K").exists()

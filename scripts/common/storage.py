@@ -1,5 +1,8 @@
 """Reading inputs with errors that name the file, and writing outputs atomically.
 
+pandas is imported where tables are read or written, so that light importers (the pipeline spec)
+do not pay for it.
+
 Every output is written under a temporary name in the same directory and renamed into
 place, so the next step (or S3 upload) never sees half a file.
 """
@@ -12,11 +15,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -71,9 +75,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def table_files(directory: Path) -> list[Path]:
+def read_json(path: Path) -> Any | None:
+    """The parsed JSON file, or None when it does not exist; malformed JSON names the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def table_files(directory: Path, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> list[Path]:
     """Every CSV/Parquet file below `directory` (shards in subfolders too), in a stable order."""
-    files = sorted(p for p in Path(directory).rglob("*") if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+    files = sorted(p for p in Path(directory).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(directory).parts)]
     if not files:
         raise DataError(f"no CSV or Parquet files in {directory}")
@@ -82,6 +98,8 @@ def table_files(directory: Path) -> list[Path]:
 
 def read_table(path: Path) -> pd.DataFrame:
     """One file, as strings-as-read; errors name the file."""
+    import pandas as pd
+
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
     try:
@@ -115,6 +133,8 @@ def _first_undecodable(path: Path) -> str:
 
 def read_tables(source: Path | list[Path]) -> pd.DataFrame:
     """All table files below a directory (or the files given), concatenated; their columns must agree."""
+    import pandas as pd
+
     files = table_files(source) if isinstance(source, Path) else list(source)
     frames = [read_table(p) for p in files]
     first = list(frames[0].columns)
@@ -128,6 +148,8 @@ def read_tables(source: Path | list[Path]) -> pd.DataFrame:
 
 def sha256_frame(df: pd.DataFrame) -> str:
     """A content hash of a table, independent of file format: identifies the training data."""
+    import pandas as pd
+
     hashed = pd.util.hash_pandas_object(df, index=False).to_numpy()
     digest = hashlib.sha256(",".join(map(str, df.columns)).encode())
     digest.update(hashed.tobytes())

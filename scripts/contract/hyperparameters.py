@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Mapping, Sequence
 
 from common.errors import ConfigError
@@ -26,6 +26,14 @@ class Param:
     choices: tuple = ()
     minimum: float | None = None
     maximum: float | None = None
+
+
+def declared(cls) -> dict[str, Param]:
+    """The Params of a dataclass whose fields carry help and bounds in their metadata."""
+    return {f.name: Param(f.type if isinstance(f.type, type) else _BUILTIN[f.type], f.default, **f.metadata) for f in fields(cls)}
+
+
+_BUILTIN = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
 
 
 def decode(raw: Any) -> Any:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from common import storage
 from common.errors import ConfigError
 
 DEFAULT_BASE_DIR = "/opt/ml"
@@ -63,14 +64,7 @@ def message_file() -> Path:
 
 def read_json_file(path: Path) -> Any | None:
     """The parsed JSON file, or None when it does not exist; malformed JSON names the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return storage.read_json(path)
 
 
 def read_json_env(name: str) -> Any | None:

@@ -6,6 +6,7 @@ file or directory (links, devices), instead of trusting the archive.
 
 from __future__ import annotations
 
+import gzip
 import os
 import tarfile
 from pathlib import Path
@@ -15,11 +16,23 @@ from common.storage import atomic_path
 
 
 def pack(model_dir: Path, tar_path: Path) -> Path:
-    """Every file under model_dir at the archive root, as SageMaker uploads it."""
-    with atomic_path(tar_path) as tmp:
-        with tarfile.open(tmp, "w:gz") as archive:
-            for path in sorted(Path(model_dir).rglob("*")):
-                archive.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
+    """Every file under model_dir at the archive root, as SageMaker uploads it.
+
+    Reproducible: sorted members, fixed times, owners and modes, and a gzip header without a
+    name or time, so the same model files always give the same bytes (and SHA-256).
+    """
+    with atomic_path(tar_path) as tmp, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped:
+            with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive:
+                for path in sorted(Path(model_dir).rglob("*")):
+                    info = archive.gettarinfo(str(path), arcname=str(path.relative_to(model_dir)))
+                    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                    info.mode = 0o755 if info.isdir() else 0o644
+                    if info.isfile():
+                        with open(path, "rb") as handle:
+                            archive.addfile(info, handle)
+                    else:
+                        archive.addfile(info)
     return tar_path
 
 

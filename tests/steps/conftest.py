@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from localrun.engines import ProcessEngine
+from localrun.jobs import Job
 from localrun.runner import LocalSession
-from localrun.trees import Input, Step
+from pipeline.spec import CLASSIFIER
 from tests.conftest import DATA
+
+
+def job(step: str, inputs: dict, arguments: dict | None = None, instance_count: int | None = None, distribution=None) -> Job:
+    """A job of the classifier pipeline's step, as the spec declares it."""
+    declared = CLASSIFIER.step(step)
+    return Job(declared.with_distribution(distribution) if distribution else declared, inputs, arguments or {}, instance_count)
 
 
 @pytest.fixture(scope="session")
@@ -23,12 +30,6 @@ def prepared(tmp_path_factory, engine):
     raw = run_dir / "s3" / "raw"
     raw.mkdir(parents=True)
     (raw / DATA.name).write_bytes(DATA.read_bytes())
-    clean = session.run(Step(
-        "clean", "processing", "clean.py", inputs={"raw": Input(raw)}, outputs=["cleaned"],
-        arguments={"target": "Class", "positive_label": "bad", "id_columns": "rownames"},
-    ))
-    feature = session.run(Step(
-        "feature", "processing", "feature.py", inputs={"cleaned": Input(clean.outputs["cleaned"])},
-        outputs=["train", "validation", "test", "preprocessor"],
-    ))
+    clean = session.run(job("clean", {"raw": raw}, {"target": "Class", "positive_label": "bad", "id_columns": "rownames"}))
+    feature = session.run(job("feature", {"cleaned": clean.outputs["cleaned"]}))
     return {"clean": clean, **feature.outputs}

@@ -6,9 +6,11 @@ import tarfile
 import pandas as pd
 import pytest
 
+from localrun.jobs import lay_out
 from localrun.runner import LocalSession, StepFailed
-from localrun.trees import Input, Step, lay_out_processing
+from pipeline.spec import FULLY_REPLICATED, SHARDED_BY_S3_KEY
 from tests.conftest import DATA
+from tests.steps.conftest import job
 
 CLEAN_ARGS = {"target": "Class", "positive_label": "bad", "id_columns": "rownames"}
 
@@ -18,9 +20,9 @@ def run_clean(tmp_path, engine, files: dict[str, bytes], args=CLEAN_ARGS):
     raw.mkdir()
     for name, content in files.items():
         (raw / name).write_bytes(content)
-    step = Step("clean", "processing", "clean.py", inputs={"raw": Input(raw)}, outputs=["cleaned"], arguments=args)
-    tree = lay_out_processing(tmp_path / "job", step, "algo-1", engine.processing_entrypoint(step))
-    code = engine.run(step, tree, "algo-1")
+    clean = job("clean", {"raw": raw}, args)
+    tree = lay_out(clean, tmp_path / "job", "algo-1", engine.code_dir)
+    code = engine.run(clean, tree, "algo-1")
     message = tree / "output" / "message"
     return code, (message.read_text() if message.exists() else None), tree / "processing" / "output" / "cleaned"
 
@@ -48,16 +50,11 @@ def test_clean_shards_across_instances_and_names_files_per_host(tmp_path, engine
     for i, part in enumerate((lending_club.iloc[:5000], lending_club.iloc[5000:])):
         part.to_csv(raw / f"part-{i}.csv", index=False)
     session = LocalSession(tmp_path / "run", engine)
-    result = session.run(Step(
-        "clean", "processing", "clean.py", inputs={"raw": Input(raw, sharded=sharded)}, outputs=["cleaned"],
-        arguments=CLEAN_ARGS, instance_count=2,
-    ))
+    distribution = SHARDED_BY_S3_KEY if sharded else FULLY_REPLICATED
+    result = session.run(job("clean", {"raw": raw}, CLEAN_ARGS, instance_count=2, distribution=distribution))
     reports = [json.loads((result.outputs["cleaned"] / f"report-algo-{i}.json").read_text()) for i in (1, 2)]
     assert [r["rows_in"] for r in reports] == [5000, 4857]  # each row cleaned once, either way
-    session.run(Step(
-        "feature", "processing", "feature.py", inputs={"cleaned": Input(result.outputs["cleaned"])},
-        outputs=["train", "validation", "test", "preprocessor"], instance_count=2,
-    ))
+    session.run(job("feature", {"cleaned": result.outputs["cleaned"]}, instance_count=2))
     rows = sum(len(pd.read_parquet(p)) for p in session.s3.rglob("feature/*/*.parquet"))
     assert rows == len(lending_club)
 
@@ -92,10 +89,7 @@ def test_evaluation_writes_model_monitor_json(tmp_path, engine, prepared, model_
 
     s3 = tmp_path / "s3"
     modeltar.pack(model_dir, s3 / "model" / "model.tar.gz")
-    result = LocalSession(tmp_path, engine).run(Step(
-        "evaluation", "processing", "evaluation.py",
-        inputs={"model": Input(s3 / "model"), "test": Input(prepared["test"])}, outputs=["evaluation"],
-    ))
+    result = LocalSession(tmp_path, engine).run(job("evaluation", {"model": s3 / "model", "test": prepared["test"]}))
     report = json.loads((result.outputs["evaluation"] / "evaluation.json").read_text())
     auc = report["binary_classification_metrics"]["auc"]
     assert 0.65 < auc["value"] < 0.9 and isinstance(auc["standard_deviation"], float)
@@ -111,10 +105,7 @@ def test_evaluation_names_a_test_split_without_the_target(tmp_path, engine, prep
     test.mkdir()
     pd.read_parquet(prepared["test"] / "test.parquet").drop(columns=["Class"]).to_parquet(test / "test.parquet")
     with pytest.raises(StepFailed) as failure:
-        LocalSession(tmp_path, engine).run(Step(
-            "evaluation", "processing", "evaluation.py",
-            inputs={"model": Input(tmp_path / "s3" / "model"), "test": Input(test)}, outputs=["evaluation"],
-        ))
+        LocalSession(tmp_path, engine).run(job("evaluation", {"model": tmp_path / "s3" / "model", "test": test}))
     assert failure.value.code == 2 and "input 'test' has no target column 'Class'" in failure.value.reason
 
 
@@ -124,9 +115,6 @@ def test_evaluation_refuses_a_model_archive_that_escapes(tmp_path, engine, prepa
     with tarfile.open(evil / "model.tar.gz", "w:gz") as tar:
         tar.add(DATA, arcname="../../../outside.csv")
     with pytest.raises(StepFailed) as failure:
-        LocalSession(tmp_path, engine).run(Step(
-            "evaluation", "processing", "evaluation.py",
-            inputs={"model": Input(evil), "test": Input(prepared["test"])}, outputs=["evaluation"],
-        ))
+        LocalSession(tmp_path, engine).run(job("evaluation", {"model": evil, "test": prepared["test"]}))
     assert failure.value.code == 2 and "would escape" in failure.value.reason
     assert not list(tmp_path.rglob("outside.csv"))

@@ -8,18 +8,15 @@ import numpy as np
 import pytest
 
 from tasks.classifier import artifact
+from localrun.jobs import Job, lay_out
 from localrun.runner import LocalSession, StepFailed
-from localrun.trees import Input, Step, lay_out_training
+from tests.steps.conftest import job
 
 FAST = {"n_estimators": 40, "stage_size": 20}
 
 
 def train_step(prepared, **hyperparameters):
-    return Step(
-        "train", "training", "train.py",
-        inputs={name: Input(prepared[name]) for name in ("train", "validation", "preprocessor")},
-        arguments=hyperparameters,
-    )
+    return job("train", {name: prepared[name] for name in ("train", "validation", "preprocessor")}, hyperparameters)
 
 
 def test_toolkit_runs_train_and_the_model_describes_itself(tmp_path, engine, prepared, capfd):
@@ -44,7 +41,7 @@ def test_a_bad_hyperparameter_is_the_failure_reason(tmp_path, engine, prepared):
 
 def test_a_missing_channel_is_named(tmp_path, engine, prepared):
     step = train_step(prepared)
-    step = Step(step.name, step.kind, step.script, inputs={k: v for k, v in step.inputs.items() if k != "validation"})
+    step = Job(step.step, {k: v for k, v in step.inputs.items() if k != "validation"})
     with pytest.raises(StepFailed) as failure:
         LocalSession(tmp_path, engine).run(step)
     assert "training channel 'validation' was not provided" in failure.value.reason
@@ -55,7 +52,7 @@ def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_model(tmp_path, e
     step = train_step(prepared, **params)
 
     # the interrupted job: SIGTERM as soon as the first checkpoint lands
-    tree = lay_out_training(tmp_path / "spot", step, "algo-1", engine.code_dir)
+    tree = lay_out(step, tmp_path / "spot", "algo-1", engine.code_dir)
     process = engine.start(step, tree)
     deadline = time.monotonic() + 60
     while not list((tree / "checkpoints").glob("checkpoint-*.joblib")) and time.monotonic() < deadline:
@@ -77,7 +74,7 @@ def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_model(tmp_path, e
     assert resumed.metadata["history"][0]["trees"] == 5 and resumed.metadata["params"]["trees"] == 200
 
     # an uninterrupted job with the same seed
-    fresh_tree = lay_out_training(tmp_path / "fresh", step, "algo-1", engine.code_dir)
+    fresh_tree = lay_out(step, tmp_path / "fresh", "algo-1", engine.code_dir)
     assert engine.run(step, fresh_tree, "algo-1") == 0
     fresh = artifact.load(fresh_tree / "model")
 
@@ -88,9 +85,9 @@ def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_model(tmp_path, e
 
 def test_a_checkpoint_from_another_run_is_refused(tmp_path, engine, prepared):
     first = train_step(prepared, **FAST)
-    tree = lay_out_training(tmp_path / "job", first, "algo-1", engine.code_dir)
+    tree = lay_out(first, tmp_path / "job", "algo-1", engine.code_dir)
     assert engine.run(first, tree, "algo-1") == 0
     other = train_step(prepared, n_estimators=40, stage_size=20, learning_rate=0.2)
-    tree = lay_out_training(tmp_path / "job", other, "algo-1", engine.code_dir)
+    tree = lay_out(other, tmp_path / "job", "algo-1", engine.code_dir)
     assert engine.run(other, tree, "algo-1") == 1
     assert "belongs to a run with other data or parameters" in (tree / "output" / "failure").read_text()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +113,6 @@ def save(
     sample = sample_rows.loc[:, list(schema.features)].astype(object)
     metadata = {
         "format_version": FORMAT_VERSION,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model_file": MODEL_FILE,
         "model_sha256": sha256_file(model_path),
         "schema": schema.to_dict(),

@@ -19,21 +19,7 @@ import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 
-
-@dataclass(frozen=True)
-class TrainParams:
-    n_estimators: int = 300
-    stage_size: int = 10
-    learning_rate: float = 0.05
-    max_depth: int = 3
-    min_samples_leaf: int = 20
-    subsample: float = 1.0
-    early_stopping_stages: int = 5
-    seed: int = 42
-
-    def fingerprint(self, *data_hashes: str) -> str:
-        text = json.dumps({"params": asdict(self), "data": data_hashes}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
+from .params import TrainParams
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""The classifier's channels, each written and read here and nowhere else.
+
+    cleaned/        cleaned-<host>.parquet, schema-<host>.json, report-<host>.json (one set per clean
+                    instance: every instance of a processing job uploads to the same S3 prefix)
+    train/ validation/ test/    <split>.parquet: raw rows, as serving will see them
+    preprocessor/   preprocessor.joblib (fitted on train only) and schema.json naming its SHA-256
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from common import storage
+from common.errors import ConfigError, DataError
+
+from .schema import Schema
+
+SCHEMA_FILE = "schema.json"
+PREPROCESSOR_FILE = "preprocessor.joblib"
+
+
+# ---- cleaned ---------------------------------------------------------------------------------------
+def write_cleaned(directory: Path, host: str, rows: pd.DataFrame, schema_summary: dict, report: dict) -> None:
+    storage.write_table(rows, Path(directory) / f"cleaned-{host}.parquet")
+    storage.write_json(Path(directory) / f"schema-{host}.json", schema_summary)
+    storage.write_json(Path(directory) / f"report-{host}.json", report)
+
+
+def read_cleaned_schema(directory: Path) -> Schema:
+    """The schema every clean instance wrote; they must agree."""
+    files = sorted(Path(directory).glob("schema-*.json"))
+    if not files:
+        raise DataError(f"no schema-*.json in {directory}: is it the output of clean.py?")
+    schemas = {f.name: Schema.from_dict(storage.read_json(f)) for f in files}
+    first = next(iter(schemas.values()))
+    for name, other in schemas.items():
+        if other != first:
+            raise DataError(f"{Path(directory) / name} disagrees with {files[0].name}: clean shards inferred different schemas")
+    return first
+
+
+def read_cleaned_rows(directory: Path) -> pd.DataFrame:
+    return storage.read_tables(storage.table_files(Path(directory), suffixes=(".parquet",)))
+
+
+def read_cleaned_reports(directory: Path) -> dict[str, dict]:
+    return {p.name: storage.read_json(p) for p in sorted(Path(directory).glob("report-*.json"))}
+
+
+# ---- splits ----------------------------------------------------------------------------------------
+def write_split(directory: Path, name: str, rows: pd.DataFrame) -> None:
+    storage.write_table(rows, Path(directory) / f"{name}.parquet")
+
+
+def read_split(directory: Path) -> pd.DataFrame:
+    return storage.read_tables(Path(directory))
+
+
+# ---- preprocessor ----------------------------------------------------------------------------------
+def write_preprocessor(directory: Path, preprocessor: Any, schema: Schema) -> None:
+    path = Path(directory) / PREPROCESSOR_FILE
+    with storage.atomic_path(path) as tmp:
+        joblib.dump(preprocessor, tmp)
+    storage.write_json(Path(directory) / SCHEMA_FILE, {**schema.to_dict(), "preprocessor_sha256": storage.sha256_file(path)})
+
+
+def read_preprocessor_schema(directory: Path) -> Schema:
+    data = storage.read_json(Path(directory) / SCHEMA_FILE)
+    if data is None:
+        raise ConfigError(f"{Path(directory) / SCHEMA_FILE} not found (is it feature.py's preprocessor output?)")
+    return Schema.from_dict(data)
+
+
+def read_preprocessor(directory: Path) -> tuple[Any, Schema]:
+    """The fitted preprocessor, after checking it is the file schema.json names."""
+    schema = read_preprocessor_schema(directory)
+    data = storage.read_json(Path(directory) / SCHEMA_FILE)
+    path = Path(directory) / PREPROCESSOR_FILE
+    if not path.is_file() or storage.sha256_file(path) != data.get("preprocessor_sha256"):
+        raise ConfigError(f"{path} is missing or does not match {SCHEMA_FILE}'s SHA-256")
+    return joblib.load(path), schema
