@@ -14,7 +14,7 @@ PENGUINS = REPO / "tests" / "data" / "penguins.csv"
 def run_pipeline(work: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "localrun", "--work-dir", str(work), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=1800,
     )
 
 
