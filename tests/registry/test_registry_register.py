@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
+from common.storage import sha256_file
 from registry import gate, packages
 from registry.artifacts import ArtifactMismatch, to_url
 from registry.registration import Registration, register
@@ -126,8 +127,13 @@ def test_a_champion_whose_artifact_changed_fails_the_step_naming_it(clients, arc
 
 
 def test_a_champion_this_image_cannot_load_is_not_rescored(clients, archives, scores, test_rows, tmp_path):
-    old = register(clients, registration(clients, archives["old"], scores["weak"], test_rows, s3=False), tmp_path / "1")
-    assert old["status"] == gate.APPROVED
+    # registered by an earlier image, whose scikit-learn this image no longer has
+    sha = sha256_file(archives["old"])
+    packages.ensure_group(clients.sagemaker, GROUP)
+    clients.sagemaker.create_model_package(**packages.package_request(
+        GROUP, "sagemaker-steps-train:old", to_url(archives["old"]), sha, gate.APPROVED, "first model",
+        packages.metadata(artifact_sha256=sha, gate_metric="auc", gate_value=scores["weak"]),
+    ))
     decision = register(
         clients, registration(clients, archives["strong"], scores["strong"], test_rows, s3=False), tmp_path / "2"
     )
