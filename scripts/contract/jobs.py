@@ -154,6 +154,7 @@ class ProcessingJob:
     sharded_inputs: frozenset[str] = frozenset()  # S3DataDistributionType ShardedByS3Key
     configured: bool = False  # a processingjobconfig.json exists: only what it names is real
     message_file: Path = field(default_factory=layout.message_file)
+    input_uris: Mapping[str, str] = field(default_factory=dict)  # each input's S3Uri, as the config names it
 
     def _resolve(self, kind: str, name: str, paths: Mapping[str, Path]) -> Path:
         if name in paths:
@@ -171,6 +172,17 @@ class ProcessingJob:
         if not path.is_dir():
             raise ConfigError(f"processing input '{name}': directory {path} does not exist")
         return path
+
+    def input_uri(self, name: str, path: Path | None = None) -> str | None:
+        """Where an input (or a file below it) lives outside the job: its S3Uri joined with the
+        file's path below the input directory; None when no config names one."""
+        uri = self.input_uris.get(name)
+        if not uri or path is None:
+            return uri or None
+        relative = Path(path).relative_to(self.input(name)).as_posix()
+        if relative == "." or uri.rstrip("/").endswith("/" + relative):  # S3Uri named the object itself
+            return uri
+        return uri.rstrip("/") + "/" + relative
 
     def input_files(self, name: str) -> list[Path]:
         """This host's table files of an input: all of them when SageMaker already sharded the
@@ -197,10 +209,13 @@ def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
     inputs: dict[str, Path] = {}
     outputs: dict[str, Path] = {}
     sharded: set[str] = set()
+    uris: dict[str, str] = {}
     try:
         for item in config.get("ProcessingInputs", []):
             source = item.get("S3Input") or item.get("DatasetDefinition") or {}
             inputs[item["InputName"]] = rebase(source["LocalPath"])
+            if source.get("S3Uri"):
+                uris[item["InputName"]] = source["S3Uri"]
             distribution = source.get("S3DataDistributionType") or source.get("DataDistributionType")
             if distribution == "ShardedByS3Key":
                 sharded.add(item["InputName"])
@@ -217,4 +232,5 @@ def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
         hosts=_hosts(layout.processing_config_dir() / "resourceconfig.json"),
         sharded_inputs=frozenset(sharded),
         configured=bool(config),
+        input_uris=uris,
     )

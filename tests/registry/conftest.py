@@ -1,0 +1,158 @@
+"""A moto server on 127.0.0.1, clients on it that record every request, and real artifacts to register."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+REGION = "us-east-1"
+BUCKET = "models"
+
+
+# --- the service model as referee -------------------------------------------------------------------------
+def _limits(shape, value, where: str, errors: list[str]) -> None:
+    """What ParamValidator leaves out: enum, min/max lengths and counts, and the patterns Python can read."""
+    meta = shape.metadata
+    if shape.type_name == "string":
+        if "enum" in meta and value not in meta["enum"]:
+            errors.append(f"{where}: {value!r} not in {meta['enum']}")
+        if len(value) > meta.get("max", 1 << 30) or len(value) < meta.get("min", 0):
+            errors.append(f"{where}: length {len(value)} outside [{meta.get('min', 0)}, {meta.get('max')}]")
+        pattern = meta.get("pattern")
+        # \p{..} classes are Java's; file:// URLs are the local backend's (AWS wants s3:// there)
+        if pattern and "\\p{" not in pattern and not value.startswith("file://") and not re.fullmatch(pattern, value):
+            errors.append(f"{where}: {value!r} does not match {pattern}")
+        elif pattern and "\\p{" in pattern and shape.name in ("CustomerMetadataValue", "CustomerMetadataKey"):
+            if not re.fullmatch(r"[\w .:/=+\-@]*", value):
+                errors.append(f"{where}: {value!r} has characters the metadata pattern refuses")
+    elif shape.type_name in ("integer", "long", "double", "float"):
+        if value < meta.get("min", float("-inf")) or value > meta.get("max", float("inf")):
+            errors.append(f"{where}: {value} outside [{meta.get('min')}, {meta.get('max')}]")
+    elif shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                _limits(member, value[name], f"{where}.{name}", errors)
+    elif shape.type_name == "list":
+        if len(value) > meta.get("max", 1 << 30) or len(value) < meta.get("min", 0):
+            errors.append(f"{where}: {len(value)} items outside [{meta.get('min', 0)}, {meta.get('max')}]")
+        for i, item in enumerate(value):
+            _limits(shape.member, item, f"{where}[{i}]", errors)
+    elif shape.type_name == "map":
+        if len(value) > meta.get("max", 1 << 30) or len(value) < meta.get("min", 0):
+            errors.append(f"{where}: {len(value)} entries outside [{meta.get('min', 0)}, {meta.get('max')}]")
+        for key, item in value.items():
+            _limits(shape.key, key, f"{where} key", errors)
+            _limits(shape.value, item, f"{where}[{key}]", errors)
+
+
+def validation_errors(service: str, operation: str, params: dict) -> list[str]:
+    model = botocore.session.get_session().get_service_model(service)
+    shape = model.operation_model(operation).input_shape
+    report = ParamValidator().validate(params, shape)
+    errors = [report.generate_report()] if report.has_errors() else []
+    _limits(shape, params, operation, errors)
+    return errors
+
+
+@pytest.fixture
+def validate():
+    def check(operation: str, params: dict, service: str = "sagemaker") -> None:
+        errors = validation_errors(service, operation, params)
+        assert not errors, "\n".join(errors)
+
+    return check
+
+
+# --- moto -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def moto_url():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+class Recorder:
+    """Every request the code sends, by operation, validated against the service model at the end."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, dict]] = []
+
+    def __call__(self, params, model, **_):
+        self.calls.append((model.service_model.service_name, model.name, json.loads(json.dumps(params, default=str))))
+
+    def of(self, operation: str) -> list[dict]:
+        return [params for _, name, params in self.calls if name == operation]
+
+
+@pytest.fixture
+def clients(moto_url, monkeypatch):
+    """Clients of a fresh moto state (reset per test) that record and check every request."""
+    from registry.client import make_clients
+
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    made = make_clients(moto_url, REGION, max_attempts=1)
+    recorder = Recorder()
+    for client in (made.sagemaker, made.s3, made.autoscaling):
+        client.meta.events.register("provide-client-params.*.*", recorder)
+    made.s3.create_bucket(Bucket=BUCKET)
+    made.recorder = recorder
+    yield made
+    errors = [
+        error for service, operation, params in recorder.calls if service != "s3"
+        for error in validation_errors(service, operation, params)
+    ]
+    assert not errors, "\n".join(errors)
+
+
+# --- artifacts --------------------------------------------------------------------------------------------
+def train_artifact(directory: Path, lending_split, **params) -> Path:
+    from tasks.classifier import artifact, features, modeling
+    from tasks.classifier.training import TrainParams
+
+    sch, train, validation, test = lending_split
+    preprocessor = features.fit_preprocessor(train, sch)
+    fitted = modeling.fit(train, validation, sch, preprocessor, TrainParams(**params))
+    artifact.save(directory, fitted.pipeline, sch, fitted.threshold, test.head(3),
+                  data={"train_sha256": "ab" * 32})
+    return directory
+
+
+def pack(model_dir: Path, tar_path: Path) -> Path:
+    from contract import modeltar
+
+    return modeltar.pack(model_dir, tar_path)
+
+
+@pytest.fixture(scope="session")
+def weak_model_dir(tmp_path_factory, lending_split) -> Path:
+    """A deliberately weaker model than conftest's `model_dir` (stumps, few trees)."""
+    return train_artifact(tmp_path_factory.mktemp("weak"), lending_split, n_estimators=4, stage_size=2, max_depth=1)
+
+
+@pytest.fixture(scope="session")
+def old_library_model_dir(tmp_path_factory, weak_model_dir) -> Path:
+    """An artifact this image refuses to load: trained (it says) with another scikit-learn."""
+    directory = tmp_path_factory.mktemp("old-sklearn")
+    shutil.copytree(weak_model_dir, directory, dirs_exist_ok=True)
+    meta_path = directory / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["versions"]["scikit-learn"] = "0.24.2"
+    meta_path.write_text(json.dumps(meta))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def test_rows(lending_split):
+    return lending_split[3]
