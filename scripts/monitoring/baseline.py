@@ -56,9 +56,11 @@ def infer_role(series: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(series):
         return "datetime"
     present = series.dropna()
-    if len(present) and pd.to_numeric(present, errors="coerce").notna().all():
-        return "numeric"
-    return "categorical"
+    try:  # fails at the first word, where errors="coerce" would read every value
+        pd.to_numeric(present)
+    except (ValueError, TypeError):
+        return "categorical"
+    return "numeric" if len(present) else "categorical"
 
 
 def resolve_roles(df: pd.DataFrame, roles: Mapping[str, str] | None) -> dict[str, str]:
@@ -174,7 +176,7 @@ def _datetime_statistics(stamps: pd.Series) -> dict[str, Any]:
         "span_days": _number((stamps.max() - stamps.min()).total_seconds() / 86400),
         # how old the data is at its own newest row: median age, days
         "median_age_days": _number(((stamps.max() - stamps).dt.total_seconds() / 86400).median()),
-        "day_of_week_shares": _shares(stamps.dt.dayofweek, range(7)),
+        "day_of_week_shares": _shares(stamps.dt.day_of_week, range(7)),
         "month_shares": _shares(stamps.dt.month, range(1, 13)),
     }
 

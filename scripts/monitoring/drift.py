@@ -43,6 +43,7 @@ class Thresholds:
     domain_content: float | None = None  # share of present values inside a categorical domain
     completeness_z: float = 4.0  # standard errors of sampling noise allowed below baseline completeness
     completeness_margin: float = 0.0  # and an absolute allowance on top
+    min_rows: int = 100  # fewer present values than this: distances are shown, never judged
 
     def resolved(self, constraints: dict) -> "Thresholds":
         config = constraints.get("monitoring_config", {})
@@ -58,6 +59,7 @@ class Thresholds:
             ),
             completeness_z=self.completeness_z,
             completeness_margin=self.completeness_margin,
+            min_rows=self.min_rows,
         )
 
 
@@ -154,10 +156,13 @@ def _percent(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _drift(violations, row: _Row, base_counts, counts, threshold: float, what: str = "") -> None:
+def _drift(violations, row: _Row, base_counts, counts, th: Thresholds, threshold: float, what: str = "") -> None:
     psi, js, linf = _distances(base_counts, counts)
     noise = _noise_floor(len(base_counts), int(counts.sum()), int(round(base_counts.sum())))
     row.psi, row.js, row.linf, row.noise_floor, row.threshold = psi, js, linf, noise, threshold
+    if counts.sum() < th.min_rows:
+        row.detail = "; ".join(filter(None, [row.detail, f"fewer than {th.min_rows} values: drift not judged"]))
+        return
     if psi > threshold + noise:
         _violation(
             violations, row, "baseline_drift_check",
@@ -188,17 +193,18 @@ def _check_numeric(violations, row: _Row, feature: dict, constraint: dict, serie
         )
     stats = feature["numerical_statistics"]
     if compare and len(values) and "distribution" in stats:
-        _drift(violations, row, *_numeric_histograms(stats, values), th.psi)
+        _drift(violations, row, *_numeric_histograms(stats, values), th, th.psi)
 
 
 def _check_categorical(violations, row, feature, constraint, series, th, compare) -> None:
     strings = bl.present_strings(series)
     domain = constraint.get("string_constraints", {}).get("domains")
     if domain is not None and len(strings):
-        inside = strings.isin(set(domain))
-        share = float(inside.mean())
+        counts = strings.value_counts()
+        known = counts.index.isin(list(domain))
+        share = float(counts[known].sum() / counts.sum())
         if share < th.domain_content:
-            unknown = strings[~inside].value_counts().head(5)
+            unknown = counts[~known].head(5)
             listed = ", ".join(f"'{v}' ({n})" for v, n in unknown.items())
             _violation(
                 violations, row, "categorical_values_check",
@@ -209,7 +215,7 @@ def _check_categorical(violations, row, feature, constraint, series, th, compare
     buckets = stats.get("distribution", {}).get("categorical", {}).get("buckets", [])
     if compare and len(strings) and buckets:
         _drift(violations, row, *_categorical_histograms(buckets, stats["common"]["num_present"], strings),
-               th.categorical_psi)
+               th, th.categorical_psi)
 
 
 def _check_text(violations, row, feature, constraint, series, th, compare) -> None:
@@ -229,9 +235,9 @@ def _check_text(violations, row, feature, constraint, series, th, compare) -> No
     row.detail = f"length PSI {length_psi:.4f}, vocabulary PSI {token_psi:.4f}, tokens outside top vocabulary {_percent(share_unseen)}"
     # the worse of the two decides; its noise floor comes with it
     if length_psi >= token_psi:
-        _drift(violations, row, length_base, length_counts, th.psi, " of text length")
+        _drift(violations, row, length_base, length_counts, th, th.psi, " of text length")
     else:
-        _drift(violations, row, token_base, token_counts, th.psi, " of vocabulary")
+        _drift(violations, row, token_base, token_counts, th, th.psi, " of vocabulary")
 
 
 def _check_datetime(violations, row, feature, constraint, series, th, compare) -> None:
@@ -256,8 +262,8 @@ def _check_datetime(violations, row, feature, constraint, series, th, compare) -
     if compare:
         # weekly rhythm, not the calendar: new data is newer by nature
         base = np.array(stats["day_of_week_shares"]) * feature["string_statistics"]["common"]["num_present"]
-        counts = np.bincount(stamps.dt.dayofweek.to_numpy(), minlength=7).astype(float)
-        _drift(violations, row, base, counts, th.psi, " of day of week")
+        counts = np.bincount(stamps.dt.day_of_week.to_numpy(), minlength=7).astype(float)
+        _drift(violations, row, base, counts, th, th.psi, " of day of week")
 
 
 CHECKS = {"numeric": _check_numeric, "categorical": _check_categorical, "text": _check_text, "datetime": _check_datetime}
