@@ -39,12 +39,29 @@ def _at_threshold(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[st
     }
 
 
+def ranking_metrics(y: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
+    """(ROC AUC, average precision) as scikit-learn defines them, from one sort (bootstrap runs it 200 times)."""
+    positives = int(y.sum())
+    if not 0 < positives < len(y):
+        return float("nan"), float("nan")
+    order = np.argsort(-proba, kind="stable")
+    scores, hits = proba[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    tps = np.cumsum(hits)[last_of_tie].astype(float)
+    fps = (last_of_tie + 1) - tps
+    negatives = len(y) - positives
+    tpr, fpr = np.r_[0.0, tps / positives], np.r_[0.0, fps / negatives]
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    average_precision = float(np.sum(np.diff(tpr) * (tps / (tps + fps))))
+    return auc, average_precision
+
+
 def point_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
-    both = 0 < y.sum() < len(y)
     clipped = np.clip(proba, 1e-12, 1 - 1e-12)
+    auc, average_precision = ranking_metrics(y, proba)
     values = {
-        "auc": float(roc_auc_score(y, proba)) if both else float("nan"),
-        "average_precision": float(average_precision_score(y, proba)) if both else float("nan"),
+        "auc": auc,
+        "average_precision": average_precision,
         "log_loss": float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
         "brier": float(np.mean((proba - y) ** 2)),
     }

@@ -17,6 +17,7 @@ import numpy as np
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
 WIDTH, HEIGHT = 440, 300
 MARGIN = {"left": 58, "right": 14, "top": 30, "bottom": 44}
+LEGEND_ROW = 14  # legends sit in rows between the title and the plot, never over the data
 MAX_POINTS = 600  # longer lines are thinned evenly: a plot is not a data dump
 
 
@@ -75,7 +76,7 @@ class Line:
 class _Frame:
     """Maps data coordinates into the plot area of one SVG."""
 
-    def __init__(self, x_range, y_range, width=WIDTH, height=HEIGHT):
+    def __init__(self, x_range, y_range, width=WIDTH, height=HEIGHT, legend_rows: int = 0):
         self.width, self.height = width, height
         self.x0, self.x1 = x_range
         self.y0, self.y1 = y_range
@@ -83,7 +84,7 @@ class _Frame:
             self.x1 = self.x0 + 1
         if self.y1 <= self.y0:
             self.y1 = self.y0 + 1
-        self.left, self.top = MARGIN["left"], MARGIN["top"]
+        self.left, self.top = MARGIN["left"], MARGIN["top"] + LEGEND_ROW * legend_rows
         self.right, self.bottom = width - MARGIN["right"], height - MARGIN["bottom"]
 
     def x(self, value: float) -> float:
@@ -131,11 +132,28 @@ def _axes(frame: _Frame, x_ticks, y_ticks, x_label: str, y_label: str, x_tick_la
     return out
 
 
-def _legend(frame: _Frame, entries: list[tuple[str, str, bool]]) -> list[str]:
+def _legend_layout(entries: list[tuple[str, str, bool]], left: float, right: float) -> list[tuple[float, int]]:
+    """(x, row) of each entry, wrapping onto a new row when the next one would not fit."""
+    x, row, places = left, 0, []
+    for name, _, _ in entries:
+        width = 26 + 6 * len(name)
+        if x > left and x + width > right:
+            x, row = left, row + 1
+        places.append((x, row))
+        x += width + 10
+    return places
+
+
+def legend_rows(entries: list[tuple[str, str, bool]], width: int = WIDTH) -> int:
+    if not entries:
+        return 0
+    return 1 + max(row for _, row in _legend_layout(entries, MARGIN["left"], width - MARGIN["right"]))
+
+
+def _legend(frame: "_Frame", entries: list[tuple[str, str, bool]]) -> list[str]:
     out = ['<g font-size="10">']
-    for i, (name, color, dashed) in enumerate(entries):
-        y = frame.top + 10 + 13 * i
-        x = frame.right - 118
+    for (name, color, dashed), (x, row) in zip(entries, _legend_layout(entries, frame.left, frame.right)):
+        y = MARGIN["top"] + 2 + LEGEND_ROW * row
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         out.append(f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x + 16)}" y2="{num(y)}" stroke="{color}" stroke-width="2"{dash}/>')
         out.append(f'<text x="{num(x + 20)}" y="{num(y + 3)}">{esc(name)}</text>')
@@ -168,7 +186,8 @@ def line_chart(name: str, title: str, lines: Sequence[Line], x_label: str = "", 
         low, high = _finite_extent(ys_all)
         pad = 0.05 * (high - low)
         y_range = (low - pad, high + pad)
-    frame = _Frame(x_range, y_range)
+    entries = [(l.name, l.color or PALETTE[i % len(PALETTE)], l.dashed) for i, l in enumerate(lines)]
+    frame = _Frame(x_range, y_range, legend_rows=legend_rows(entries))
     x_ticks = nice_ticks(*x_range)
     tick_names = [x_tick_labels.get(t, label(t)) for t in x_ticks] if x_tick_labels else None
     out = _open(name, title) + _axes(frame, x_ticks, nice_ticks(*y_range), x_label, y_label, tick_names)
@@ -211,10 +230,16 @@ def bar_chart(name: str, title: str, labels: Sequence[str], groups: Sequence[tup
     finite = values[np.isfinite(values)]
     low = min(0.0, float(finite.min())) if len(finite) else 0.0
     high = max(0.0, float(finite.max())) if len(finite) else 1.0
+    entries = [(group, PALETTE[g % len(PALETTE)], False) for g, (group, _) in enumerate(groups)] if len(groups) > 1 else []
+    rows_of_legend = legend_rows(entries)
+    height += LEGEND_ROW * rows_of_legend
     out = _open(name, title, WIDTH, height)
-    frame = _Frame((low, high if high > low else low + 1), (0, 1), WIDTH, height)
+    ticks = nice_ticks(low, high if high > low else low + 1)
+    if len(ticks) > 1 and ticks[-1] < high:  # the axis ends on a labelled tick
+        ticks.append(round(ticks[-1] + ticks[1] - ticks[0], 12))
+    low, high = min(low, ticks[0]), max(high, ticks[-1])
+    frame = _Frame((low, high if high > low else low + 1), (0, 1), WIDTH, height, legend_rows=rows_of_legend)
     frame.left = 150
-    ticks = nice_ticks(frame.x0, frame.x1)
     out += _axes(frame, ticks, [], x_label, "")
     zero = frame.x(0.0)
     legend = []
@@ -252,7 +277,8 @@ def histogram(name: str, title: str, groups: Sequence[tuple[str, Sequence[float]
         counts = np.histogram(a, bins=edges)[0].astype(float)
         shares.append(counts / counts.sum() if counts.sum() else counts)
     top = max([float(s.max()) for s in shares if len(s)] + [1e-9]) * 1.08
-    frame = _Frame((low, high), (0, top))
+    entries = [(group, PALETTE[g % len(PALETTE)], False) for g, (group, _) in enumerate(groups)]
+    frame = _Frame((low, high), (0, top), legend_rows=legend_rows(entries))
     out = _open(name, title) + _axes(frame, nice_ticks(low, high), nice_ticks(0, top), x_label, y_label)
     legend = []
     for g, ((group, _), share) in enumerate(zip(groups, shares)):
@@ -274,10 +300,10 @@ def heatmap(name: str, title: str, matrix: Sequence[Sequence[float]], row_labels
     values = np.asarray(matrix, float)
     rows, cols = values.shape
     cell = 64
-    width = MARGIN["left"] + 60 + cols * cell + 20
+    width = max(WIDTH, MARGIN["left"] + 60 + cols * cell + 20)
     height = MARGIN["top"] + 24 + rows * cell + 40
     out = _open(name, title, width, height)
-    left, top = MARGIN["left"] + 60, MARGIN["top"] + 24
+    left, top = (width - cols * cell) / 2 + 20, MARGIN["top"] + 24
     row_sums = values.sum(axis=1, keepdims=True)
     shares = np.divide(values, row_sums, out=np.zeros_like(values), where=row_sums > 0)
     out.append('<g font-size="11">')
@@ -296,7 +322,8 @@ def heatmap(name: str, title: str, matrix: Sequence[Sequence[float]], row_labels
                        f'text-anchor="middle" fill="{ink}">{esc(label(values[r, c]))}</text>')
     out.append(f'<text x="{num(left + cols * cell / 2)}" y="{num(top + rows * cell + 20)}" text-anchor="middle">{esc(col_title)}</text>')
     cy = top + rows * cell / 2
-    out.append(f'<text x="14" y="{num(cy)}" text-anchor="middle" transform="rotate(-90 14 {num(cy)})">{esc(row_title)}</text>')
+    rx = left - 56
+    out.append(f'<text x="{num(rx)}" y="{num(cy)}" text-anchor="middle" transform="rotate(-90 {num(rx)} {num(cy)})">{esc(row_title)}</text>')
     out.append("</g></svg>")
     return "\n".join(out)
 

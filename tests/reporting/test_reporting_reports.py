@@ -40,6 +40,16 @@ def test_classifier_report_has_every_plot_and_is_deterministic(classifier_inputs
     assert f"AUC {auc:.3f}" in page  # the curve's legend agrees with evaluation.json
 
 
+def test_ranking_metrics_agree_with_scikit_learn(classifier_inputs):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y, proba = classifier_inputs["y"], classifier_inputs["proba"]
+    for scores in (proba, np.round(proba, 2)):  # with and without ties
+        auc, ap = classifier.ranking_metrics(y, scores)
+        assert auc == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+        assert ap == pytest.approx(average_precision_score(y, scores), abs=1e-12)
+
+
 def test_bootstrap_intervals_contain_the_point_value(classifier_inputs):
     y, proba, threshold = classifier_inputs["y"], classifier_inputs["proba"], classifier_inputs["threshold"]
     values = classifier.point_metrics(y, proba, threshold)
