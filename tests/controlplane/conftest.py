@@ -16,8 +16,8 @@ from localrun.controlplane.server import ControlPlane
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=120)
 
 
-def client(service: str, url: str):
-    return boto3.client(service, endpoint_url=url, region_name="us-east-1", config=CLIENT_CONFIG,
+def client(service: str, url: str, **config):
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", config=CLIENT_CONFIG.merge(Config(**config)),
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
