@@ -55,6 +55,8 @@ class Hosting:
         self.hosts_dir = Path(state_dir) / "hosts"
         self.runtimes: dict[str, EndpointRuntime] = {}
         self.cancelled: set[str] = set()
+        self.closing = False
+        self.fleets: dict[int, tuple[str, Fleet]] = {}  # every fleet started and not yet stopped
         self.lock = threading.Lock()
         self.workers: list[threading.Thread] = []
 
@@ -76,6 +78,8 @@ class Hosting:
         fleet_id = uuid.uuid4().hex[:8]
         variants = []
         fleet = Fleet(config_name, variants)
+        with self.lock:
+            self.fleets[id(fleet)] = (endpoint, fleet)
         try:
             for spec in config["ProductionVariants"]:
                 model = self.store.get(MODEL, spec["ModelName"])
@@ -109,7 +113,7 @@ class Hosting:
 
         def check(host: Host) -> None:
             try:
-                wait_ready(host, self.smoke, deadline, lambda: endpoint in self.cancelled)
+                wait_ready(host, self.smoke, deadline, lambda: self.is_cancelled(endpoint))
             except HostFailed as exc:
                 errors.append(f"variant {host.variant} ({host.tree.name}): {exc}")
 
@@ -121,9 +125,14 @@ class Hosting:
         if errors:
             raise HostFailed("; ".join(errors))
 
+    def is_cancelled(self, endpoint: str) -> bool:
+        return self.closing or endpoint in self.cancelled
+
     def stop_fleet(self, endpoint: str, fleet: Fleet | None) -> None:
         if fleet is None:
             return
+        with self.lock:
+            self.fleets.pop(id(fleet), None)
         fleet.stop()
         for host in fleet.hosts():
             self.store.forget_host(endpoint, host.ref)
@@ -154,11 +163,11 @@ class Hosting:
             self.wait_fleet(name, fleet, time.monotonic() + HEALTH_TIMEOUT)
         except Exception as exc:
             self.stop_fleet(name, fleet)
-            if name not in self.cancelled:
+            if not self.is_cancelled(name):
                 self.set_endpoint(name, EndpointStatus="Failed", FailureReason=str(exc))
             return
         runtime = self.runtimes.get(name)
-        if runtime is None or name in self.cancelled:
+        if runtime is None or self.is_cancelled(name):
             self.stop_fleet(name, fleet)
             return
         runtime.routing.current = fleet
@@ -180,7 +189,7 @@ class Hosting:
                 self._watch(name, runtime.routing, wait, deadline)
             self._watch(name, runtime.routing, float(policy.get("TerminationWaitInSeconds") or 0), deadline)
         except (HostFailed, RolledBack) as exc:
-            if name in self.cancelled:
+            if self.is_cancelled(name):
                 self.stop_fleet(name, fleet)
                 return
             self.set_endpoint(name, EndpointStatus="RollingBack")
@@ -205,7 +214,7 @@ class Hosting:
             errors, requests = routing.error_rate()
             if errors >= ROLLBACK_MIN_ERRORS and errors / max(requests, 1) > ROLLBACK_ERROR_RATE:
                 raise RolledBack(f"the new fleet answered {errors} of {requests} requests with an error")
-            if name in self.cancelled:
+            if self.is_cancelled(name):
                 raise RolledBack("the endpoint is being deleted")
             if time.monotonic() > deadline:
                 raise RolledBack("MaximumExecutionTimeoutInSeconds exceeded")
@@ -223,16 +232,28 @@ class Hosting:
             runtime.routing.current = runtime.routing.candidate = None
             for fleet in fleets:
                 self.stop_fleet(name, fleet)
+        with self.lock:
+            starting = [fleet for endpoint, fleet in self.fleets.values() if endpoint == name]
+        for fleet in starting:
+            self.stop_fleet(name, fleet)
         shutil.rmtree(self.hosts_dir / name, ignore_errors=True)
 
     def close(self) -> None:
         """Stop every host (the daemon is stopping); endpoints stay in the state for the next start."""
-        for name in list(self.runtimes):
-            with self.lock:
-                runtime = self.runtimes.pop(name)
+        self.closing = True
+        with self.lock:
+            runtimes, self.runtimes = list(self.runtimes.values()), {}
+        for runtime in runtimes:
             runtime.close()
-            for fleet in (runtime.routing.current, runtime.routing.candidate):
-                self.stop_fleet(name, fleet)
+        with self.lock:
+            fleets = list(self.fleets.values())
+        threads = [threading.Thread(target=self.stop_fleet, args=pair) for pair in fleets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for worker in self.workers:
+            worker.join(timeout=60)
 
 
 def traffic_steps(policy: dict, fleet: Fleet) -> list[tuple[float, float]]:
@@ -252,5 +273,5 @@ def traffic_steps(policy: dict, fleet: Fleet) -> list[tuple[float, float]]:
     if kind == "LINEAR":
         step = fraction(routing["LinearStepSize"]) or 1.0
         count = math.ceil(1 / step - 1e-9)
-        return [(min(step * (i + 1), 1.0), wait) for i in range(count)]
+        return [(min(round(step * (i + 1), 6), 1.0), wait) for i in range(count)]
     return [(1.0, wait)]

@@ -63,7 +63,7 @@ def smr(plane):
     return client("sagemaker-runtime", plane.url)
 
 
-def wait_status(sm, name: str, wanted: str = "InService", timeout: float = 120) -> dict:
+def wait_status(sm, name: str, wanted: str = "InService", timeout: float = 600) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         answer = sm.describe_endpoint(EndpointName=name)
