@@ -203,10 +203,20 @@ def _grid(classic: bool) -> list[tuple[float, float, float]]:
     return settings
 
 
-def fit(y: np.ndarray, m: int, *, damped: bool = False, chunk: int = 500) -> Fitted:
-    """Fit every row of y (n x T, NaN = missing, left padding allowed); rows are independent."""
+def fit(y: np.ndarray, m: int, *, damped: bool = False, chunk: int = 500, params: np.ndarray | None = None) -> Fitted:
+    """Fit every row of y (n x T, NaN = missing, left padding allowed); rows are independent.
+
+    With `params` (n x 3: alpha, beta, gamma) the smoothing parameters are kept and only the
+    start values and states are estimated: a cheap refit on a longer window.
+    """
     y = np.asarray(y, dtype=float)
-    parts = [_fit_chunk(y[i : i + chunk], m, damped) for i in range(0, len(y), chunk)]
+    parts = []
+    for i in range(0, len(y), chunk):
+        part = y[i : i + chunk]
+        if params is None:
+            parts.append(_fit_chunk(part, m, damped))
+        else:
+            parts.append(_refit_chunk(part, m, damped, np.asarray(params, dtype=float)[i : i + chunk]))
     return Fitted(*(np.concatenate([getattr(p, f) for p in parts]) for f in Fitted.__dataclass_fields__))
 
 
@@ -239,6 +249,16 @@ def _fit_chunk(y: np.ndarray, m: int, damped: bool) -> Fitted:
     if exact:
         start = _least_squares_start(y_t, m, *current.T, phi1)
     return _final(y_t, m, current, start, phi1)
+
+
+def _refit_chunk(y: np.ndarray, m: int, damped: bool, params: np.ndarray) -> Fitted:
+    y_t = np.ascontiguousarray(y.T)
+    phi1 = np.full(len(y), 0.98) if damped else None
+    if m <= MAX_EXACT_START_PERIOD:
+        start = _least_squares_start(y_t, m, *params.T, phi1)
+    else:
+        start = _start_values_regression(y, m)
+    return _final(y_t, m, params, start, phi1)
 
 
 def _local_search(y_t, m, current, start, phi1):

@@ -13,7 +13,7 @@ MIN_CYCLES = 3  # a period needs this many cycles of history before the data can
 def candidates(freq: str) -> list[int]:
     """Periods worth trying for a pandas frequency string, most usual first (1 = no season)."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.name.split("-")[0].upper()
+    name = offset.rule_code.split("-")[0].upper()
     if name in {"MS", "ME", "M", "BMS", "BME"}:
         return [12]
     if name in {"QS", "QE", "Q", "BQS", "BQE"}:

@@ -18,7 +18,7 @@ def generate(n_series: int, days: int = 60, seed: int = 0, start: str = "2024-01
     n, T = n_series, days * 24
     hours = np.arange(T)
     hour_of_day = hours % 24
-    weekend = ((hours // 24 + pd.Timestamp(start).dayofweek) % 7 >= 5).astype(float)
+    weekend = ((hours // 24 + pd.Timestamp(start).day_of_week) % 7 >= 5).astype(float)
 
     level = rng.uniform(15, 60, n)[:, None]
     daily_amplitude = rng.uniform(3, 20, n)[:, None]
