@@ -17,6 +17,7 @@ PARAMS = {
     "id_columns": Param(list, [], help="columns to drop (row ids), comma-separated"),
     "numeric_columns": Param(list, [], help="force these columns to be numeric"),
     "categorical_columns": Param(list, [], help="force these columns to be categorical"),
+    "bad_rows": Param(str, "refuse", "CSV rows with a wrong field count: refuse, or drop and count", choices=("refuse", "drop")),
 }
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     if not files:  # more instances than files: this one has no share
         print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")
         return
-    raw = read_tables(files)
+    raw = read_tables(files, params["bad_rows"])
     cleaned, report = cleaning.clean(
         raw, params["target"], numeric=set(params["numeric_columns"]), categorical=set(params["categorical_columns"])
     )
