@@ -22,7 +22,7 @@ def main() -> None:
     if not files:  # more instances than files: this one has no share
         print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")
         return
-    rows = read_tables(files)
+    rows = read_tables(files, params["bad_rows"])
     cleaned, report = cleaning.clean(
         rows, params["target"], numeric=set(params["numeric_columns"]), categorical=set(params["categorical_columns"])
     )

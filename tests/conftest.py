@@ -26,6 +26,16 @@ for _name in ("NO_PROXY", "no_proxy"):
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `hardening` run only when asked for (`-m hardening`), so `make test` stays fast."""
+    if "hardening" in (config.getoption("markexpr") or ""):
+        return
+    skipped = [item for item in items if item.get_closest_marker("hardening")]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if not item.get_closest_marker("hardening")]
+
+
 @pytest.fixture(scope="session")
 def lending_club() -> pd.DataFrame:
     return pd.read_csv(DATA)

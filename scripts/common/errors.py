@@ -2,6 +2,7 @@
 
 EXIT_INTERNAL = 1  # a bug or an environment fault: worth a retry or a bug report
 EXIT_BAD_INPUT = 2  # the caller's data or configuration is wrong: a retry will not help
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C in a local run): 128 + 2
 EXIT_STOPPED = 143  # SIGTERM (spot interruption, StopTrainingJob): 128 + 15, as a shell reports it
 
 

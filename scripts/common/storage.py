@@ -10,7 +10,9 @@ place, so the next step (or S3 upload) never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 from .errors import ConfigError, DataError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+BAD_ROWS = ("refuse", "drop")  # what to do with CSV rows whose field count differs from the header's
 
 
 def _umask() -> int:
@@ -48,6 +51,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_temporaries(directory: Path) -> list[Path]:
+    """Delete what atomic_path leaves behind when a process is killed mid-write (`.<name>.*.tmp`)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = [p for p in directory.iterdir() if p.is_file() and p.name.startswith(".") and p.name.endswith(".tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -96,15 +110,22 @@ def table_files(directory: Path, suffixes: tuple[str, ...] = TABLE_SUFFIXES) -> 
     return files
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """One file, as strings-as-read; errors name the file."""
+def read_table(path: Path, bad_rows: str = "refuse") -> pd.DataFrame:
+    """One file, as strings-as-read; errors name the file (and the line).
+
+    CSV rows with too few or too many fields are refused naming the line, or with
+    `bad_rows="drop"` dropped and counted in `df.attrs["dropped_rows"]` by reason;
+    a header that names a column twice is refused (pandas would rename it `x.1`).
+    """
     import pandas as pd
 
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
+    dropped = {"too_few_fields": 0, "too_many_fields": 0}
     try:
         if path.suffix.lower() == ".csv":
-            df = pd.read_csv(path, encoding="utf-8", skipinitialspace=True)
+            source, dropped = _checked_csv(path, bad_rows)
+            df = pd.read_csv(source, encoding="utf-8", skipinitialspace=True)
         else:
             df = pd.read_parquet(path)
     except UnicodeDecodeError:
@@ -115,9 +136,72 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: malformed CSV: {exc}") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: unreadable: {exc}") from None
+    _refuse_repeated_names(path, list(df.columns))
     if df.empty:
         raise DataError(f"{path}: has a header but no rows")
+    df.attrs["dropped_rows"] = dropped
     return df
+
+
+def _refuse_repeated_names(path: Path, names: list) -> None:
+    seen: set = set()
+    repeated = [n for n in names if n in seen or seen.add(n)]
+    if repeated:
+        raise DataError(f"{path}: column name(s) {sorted(set(map(str, repeated)))} appear more than once; "
+                        "rename them so every column has its own name")
+
+
+def _checked_csv(path: Path, bad_rows: str) -> tuple[Path | io.StringIO, dict[str, int]]:
+    """The CSV to parse (the file itself, or its good rows) and the rows dropped by reason.
+
+    One pass of the stdlib reader, which splits fields as pandas' C parser does (quotes,
+    doubled quotes, newlines inside quotes); pandas would pad short rows with NaN.
+    """
+    if bad_rows not in BAD_ROWS:
+        raise DataError(f"bad_rows must be one of {list(BAD_ROWS)}, got {bad_rows!r}")
+    dropped = {"too_few_fields": 0, "too_many_fields": 0}
+    bad_lines: list[int] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header, start = None, 1
+        try:
+            for record in reader:
+                line, start = start, reader.line_num + 1
+                if not record:  # blank lines are skipped, as pandas does
+                    continue
+                if header is None:
+                    header = [name.lstrip() for name in record]  # skipinitialspace, as read below
+                    _refuse_repeated_names(path, header)
+                    continue
+                if len(record) != len(header):
+                    reason = "too_few_fields" if len(record) < len(header) else "too_many_fields"
+                    if bad_rows == "refuse":
+                        raise DataError(
+                            f"{path} line {line}: {len(record)} fields, expected {len(header)} as in the header; "
+                            "fix the row, or pass --bad-rows drop to drop such rows and count them in the report"
+                        )
+                    dropped[reason] += 1
+                    bad_lines.append(line)
+        except csv.Error as exc:
+            raise DataError(f"{path} line {reader.line_num}: malformed CSV: {exc}") from None
+    if not bad_lines:
+        return path, dropped
+    return _without_records(path, set(bad_lines)), dropped
+
+
+def _without_records(path: Path, lines: set[int]) -> io.StringIO:
+    """The file's text minus the records that start on the given lines (only paid when rows are dropped)."""
+    kept = io.StringIO()
+    writer = csv.writer(kept, lineterminator="\n")
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        start = 1
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if record and line not in lines:
+                writer.writerow(record)
+    kept.seek(0)
+    return kept
 
 
 def _first_undecodable(path: Path) -> str:
@@ -131,19 +215,24 @@ def _first_undecodable(path: Path) -> str:
     return "not UTF-8 text"
 
 
-def read_tables(source: Path | list[Path]) -> pd.DataFrame:
-    """All table files below a directory (or the files given), concatenated; their columns must agree."""
+def read_tables(source: Path | list[Path], bad_rows: str = "refuse") -> pd.DataFrame:
+    """All table files below a directory (or the files given), concatenated; their columns must agree
+    (in any order: the first file's order wins). Rows dropped by `bad_rows` are in `attrs["dropped_rows"]`."""
     import pandas as pd
 
     files = table_files(source) if isinstance(source, Path) else list(source)
-    frames = [read_table(p) for p in files]
+    frames = [read_table(p, bad_rows) for p in files]
     first = list(frames[0].columns)
     for path, frame in zip(files[1:], frames[1:]):
         if sorted(frame.columns) != sorted(first):
             missing = sorted(set(first) - set(frame.columns))
             extra = sorted(set(frame.columns) - set(first))
             raise DataError(f"{path}: columns differ from {files[0].name} (missing {missing}, extra {extra})")
-    return pd.concat([f[first] for f in frames], ignore_index=True)
+    combined = pd.concat([f[first] for f in frames], ignore_index=True)
+    combined.attrs["dropped_rows"] = {
+        reason: sum(f.attrs["dropped_rows"][reason] for f in frames) for reason in frames[0].attrs["dropped_rows"]
+    }
+    return combined
 
 
 def sha256_frame(df: pd.DataFrame) -> str:

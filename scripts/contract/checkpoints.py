@@ -8,13 +8,15 @@ of what it was trained on: resuming someone else's run is an error, not a silent
 from __future__ import annotations
 
 import re
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import joblib
 
 from common.errors import ConfigError
-from common.storage import atomic_path
+from common.storage import atomic_path, remove_temporaries
 
 _NAME = re.compile(r"^checkpoint-(\d{6})\.joblib$")
 
@@ -39,19 +41,50 @@ class CheckpointStore:
             old.unlink(missing_ok=True)
         return path
 
-    def latest(self) -> tuple[int, Any] | None:
-        """The newest checkpoint's (step, state), or None for a fresh start."""
-        files = self._files()
-        if not files:
-            return None
-        step, path = files[-1]
+    def check_writable(self) -> None:
+        """Fail at start, naming the path, when checkpoints could not be saved (not after a stage of training)."""
         try:
-            saved = joblib.load(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
-            raise ConfigError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc})") from None
-        if saved.get("fingerprint") != self.fingerprint:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(prefix=".write-check-", dir=self.directory):
+                pass
+        except OSError as exc:
             raise ConfigError(
-                f"checkpoint {path} belongs to a run with other data or parameters; "
-                "use an empty checkpoint location for a new run"
+                f"checkpoint directory {self.directory} is not writable ({exc.strerror or exc}); "
+                "give the job a writable checkpoint location (CheckpointConfig LocalPath or SM_CHECKPOINT_DIR)"
+            ) from None
+
+    def latest(self) -> tuple[int, Any] | None:
+        """At the start of a run: check the directory is writable, then return the newest readable
+        checkpoint's (step, state), or None for a fresh start.
+
+        An unreadable checkpoint (cut short by a failed sync, say) is skipped, saying so, for the
+        previous one; a checkpoint of another run is an error, never skipped.
+        """
+        self.check_writable()
+        remove_temporaries(self.directory)  # half-written checkpoints of a killed run
+        files = self._files()
+        unreadable = []
+        for step, path in reversed(files):
+            try:
+                saved = joblib.load(path)
+                if not isinstance(saved, dict) or "state" not in saved:
+                    raise ValueError("not a checkpoint of this program")
+            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
+                unreadable.append(path)
+                print(f"WARNING: checkpoint {path.name} is unreadable ({type(exc).__name__}: {exc}); "
+                      "trying the previous one", file=sys.stderr, flush=True)
+                continue
+            if saved.get("fingerprint") != self.fingerprint:
+                raise ConfigError(
+                    f"checkpoint {path} belongs to a run with other data or parameters; "
+                    "use an empty checkpoint location for a new run"
+                )
+            if unreadable:
+                print(f"train: resuming from {path.name}, the newest readable checkpoint", file=sys.stderr, flush=True)
+            return step, saved["state"]
+        if unreadable:
+            raise ConfigError(
+                f"no readable checkpoint in {self.directory}: {[str(p) for p in unreadable]} are corrupt; "
+                "remove them to start afresh"
             )
-        return step, saved["state"]
+        return None

@@ -46,10 +46,15 @@ def decode(raw: Any) -> Any:
         return raw
 
 
-def _coerce(key: str, raw: Any, param: Param) -> Any:
+def _shown(raw: Any, limit: int = 200) -> str:
+    text = repr(raw)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _coerce(key: str, raw: Any, param: Param, kind: str = "hyperparameter") -> Any:
     value = decode(raw)
     expected = _TYPE_NAMES[param.type]
-    bad = ConfigError(f"hyperparameter '{key}': expected {expected}, got {raw!r}")
+    bad = ConfigError(f"{kind} {_named(key, kind)}: expected {expected}, got {_shown(raw)}")
     if param.type is bool:
         if isinstance(value, bool):
             return value
@@ -80,32 +85,46 @@ def _coerce(key: str, raw: Any, param: Param) -> Any:
     raise TypeError(f"unsupported parameter type {param.type}")
 
 
-def _check_range(key: str, value: Any, param: Param) -> None:
+def _label(key: str, kind: str) -> str:
+    """The key as the user writes it: `n_estimators` for a hyperparameter, `--id-columns` for an argument."""
+    return f"--{key.replace('_', '-')}" if kind == "argument" else key
+
+
+def _named(key: str, kind: str) -> str:
+    return f"'{_label(key, kind)}'"
+
+
+def _check_range(key: str, value: Any, param: Param, kind: str = "hyperparameter") -> None:
+    name = f"{kind} {_named(key, kind)}"
     if param.choices and value not in param.choices:
-        raise ConfigError(f"hyperparameter '{key}': {value!r} is not one of {list(param.choices)}")
+        raise ConfigError(f"{name}: {_shown(value)} is not one of {list(param.choices)}")
     if param.minimum is not None and value < param.minimum:
-        raise ConfigError(f"hyperparameter '{key}': {value!r} is below the minimum {param.minimum}")
+        raise ConfigError(f"{name}: {value!r} is below the minimum {param.minimum}")
     if param.maximum is not None and value > param.maximum:
-        raise ConfigError(f"hyperparameter '{key}': {value!r} is above the maximum {param.maximum}")
+        raise ConfigError(f"{name}: {value!r} is above the maximum {param.maximum}")
 
 
-def parse(raw: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:
+def parse(raw: Mapping[str, Any], spec: Mapping[str, Param], kind: str = "hyperparameter") -> dict[str, Any]:
     """Validate raw values against the spec: unknown, missing or ill-typed keys are errors.
 
     Keys starting with `sagemaker_` (the SDK's and toolkit's) or `_` (tuning jobs add
-    `_tuning_objective_metric`) belong to the platform and are ignored.
+    `_tuning_objective_metric`) belong to the platform and are ignored. `kind` is the word
+    the messages use: "hyperparameter" (training) or "argument" (processing).
     """
-    given = {k.replace("-", "_"): v for k, v in raw.items() if not k.startswith(("sagemaker_", "_"))}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{kind}s: expected a JSON object of names and values, got {type(raw).__name__}")
+    given = {str(k).replace("-", "_"): v for k, v in raw.items() if not str(k).startswith(("sagemaker_", "_"))}
     unknown = sorted(set(given) - set(spec))
     if unknown:
-        raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {sorted(spec)}")
+        shown = [_label(k, kind) for k in unknown][:20]
+        raise ConfigError(f"unknown {kind}(s) {shown}; known: {[_label(k, kind) for k in sorted(spec)]}")
     values: dict[str, Any] = {}
     for key, param in spec.items():
         if key in given:
-            value = _coerce(key, given[key], param)
-            _check_range(key, value, param)
+            value = _coerce(key, given[key], param, kind)
+            _check_range(key, value, param, kind)
         elif param.default is REQUIRED:
-            raise ConfigError(f"hyperparameter '{key}' is required ({_TYPE_NAMES[param.type]}): {param.help}")
+            raise ConfigError(f"{kind} {_named(key, kind)} is required ({_TYPE_NAMES[param.type]}): {param.help}")
         else:
             value = param.default
         values[key] = value

@@ -67,8 +67,10 @@ def _hosts(resource_config: Path) -> Hosts:
             hosts, current = config["hosts"], config["current_host"]
         except (KeyError, TypeError):
             raise ConfigError(f"{resource_config}: needs 'hosts' and 'current_host'") from None
-    if not isinstance(hosts, list) or not hosts or current not in hosts:
-        raise ConfigError(f"current host {current!r} is not among hosts {hosts!r}")
+    if not (isinstance(hosts, list) and hosts and all(isinstance(h, str) for h in hosts)):
+        raise ConfigError(f"hosts must be a non-empty list of host names, got {str(hosts)[:200]}")
+    if current not in hosts:
+        raise ConfigError(f"current host {str(current)[:100]!r} is not among hosts {hosts!r}")
     return Hosts(tuple(hosts), current)
 
 
@@ -101,12 +103,22 @@ class TrainingJob:
         return hp.parse(self.hyperparameters, spec)
 
 
+def _names(value: Any, source: str) -> list[str]:
+    """Channel names from a config file (an object keyed by channel) or SM_CHANNELS (a list)."""
+    if value is None:
+        return []
+    names = list(value) if isinstance(value, (dict, list)) else None
+    if names is None or not all(isinstance(n, str) and n and "/" not in n for n in names):
+        raise ConfigError(f"{source}: expected channel names, got {str(value)[:200]}")
+    return names
+
+
 def _training_channels() -> dict[str, Path]:
     channels: dict[str, Path] = {}
-    config = layout.read_json_file(layout.training_config_dir() / "inputdataconfig.json") or {}
-    for name in config:
+    config_path = layout.training_config_dir() / "inputdataconfig.json"
+    for name in _names(layout.read_json_file(config_path), str(config_path)):
         channels[name] = layout.training_data_dir() / name
-    for name in layout.read_json_env("SM_CHANNELS") or []:
+    for name in _names(layout.read_json_env("SM_CHANNELS"), "environment variable SM_CHANNELS"):
         channels.setdefault(name, layout.training_data_dir() / name)
     for key, value in os.environ.items():
         if key.startswith("SM_CHANNEL_"):
@@ -115,6 +127,12 @@ def _training_channels() -> dict[str, Path]:
             name = next((c for c in channels if _channel_env_name(c) == key), env_name)
             channels[name] = Path(value)
     return channels
+
+
+def _mapping(value: Any, source: str) -> dict | None:
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(f"{source}: expected a JSON object of names and values, got {type(value).__name__}")
+    return value
 
 
 def checkpoint_dir() -> Path:
@@ -127,17 +145,22 @@ def checkpoint_dir() -> Path:
         if not isinstance(config, dict):
             raise ConfigError(f"{config_path}: expected a JSON object")
         # LocalPath is optional in CheckpointConfig; SageMaker's default is /opt/ml/checkpoints
-        return rebase(config.get("LocalPath") or f"{layout.DEFAULT_BASE_DIR}/checkpoints")
+        local = config.get("LocalPath") or f"{layout.DEFAULT_BASE_DIR}/checkpoints"
+        if not isinstance(local, str):
+            raise ConfigError(f"{config_path}: LocalPath must be a path, got {str(local)[:200]}")
+        return rebase(local)
     return layout.base_dir() / "checkpoints"
 
 
 def training_job(argv: Sequence[str] | None = None) -> TrainingJob:
     """The job as the script sees it: file hyperparameters < SM_HPS < command-line arguments."""
     argv = sys.argv[1:] if argv is None else argv
-    file_hps = layout.read_json_file(layout.training_config_dir() / "hyperparameters.json")
+    hps_path = layout.training_config_dir() / "hyperparameters.json"
+    file_hps = _mapping(layout.read_json_file(hps_path), str(hps_path))
+    env_hps = _mapping(layout.read_json_env("SM_HPS"), "environment variable SM_HPS")
     return TrainingJob(
         channels=_training_channels(),
-        hyperparameters=hp.merge(file_hps, layout.read_json_env("SM_HPS"), hp.parse_cli(argv)),
+        hyperparameters=hp.merge(file_hps, env_hps, hp.parse_cli(argv)),
         hosts=_hosts(layout.training_config_dir() / "resourceconfig.json"),
         model_dir=layout.model_dir(),
         output_data_dir=layout.output_data_dir(),
@@ -198,7 +221,7 @@ class ProcessingJob:
         return path
 
     def params(self, spec: Mapping[str, hp.Param]) -> dict[str, Any]:
-        return hp.parse(self.arguments, spec)
+        return hp.parse(self.arguments, spec, kind="argument")
 
 
 def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
@@ -206,6 +229,8 @@ def processing_job(argv: Sequence[str] | None = None) -> ProcessingJob:
     argv = sys.argv[1:] if argv is None else argv
     config_path = layout.processing_config_dir() / "processingjobconfig.json"
     config = layout.read_json_file(config_path) or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{config_path}: expected a JSON object, got {type(config).__name__}")
     inputs: dict[str, Path] = {}
     outputs: dict[str, Path] = {}
     sharded: set[str] = set()

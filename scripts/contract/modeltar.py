@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import tarfile
+import zlib
 from pathlib import Path
 
 from common.errors import DataError
@@ -54,6 +55,13 @@ def extract(tar_path: Path, destination: Path) -> Path:
             archive.extractall(destination, members=members, **safe)
     except tarfile.TarError as exc:
         raise DataError(f"{tar_path}: not a readable tar archive ({exc})") from None
+    except (EOFError, zlib.error, OSError) as exc:  # gzip cut short or damaged (OSError: BadGzipFile, CRC)
+        if isinstance(exc, OSError) and not isinstance(exc, tarfile.ReadError) and exc.errno is not None:
+            raise  # a real I/O fault (disk, permissions) is the environment's, not the archive's
+        raise DataError(
+            f"{tar_path}: truncated or corrupt archive ({type(exc).__name__}: {exc or 'ended early'}); "
+            "upload the training job's model.tar.gz again"
+        ) from None
     return destination
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import layout
-from common.errors import EXIT_INTERNAL, Stopped, StepError
+from common.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, Stopped, StepError
 
 MAX_REASON_CHARS = 1024
 _stop = threading.Event()
@@ -56,6 +56,10 @@ def _run(main: Callable[[], None], report_path: Callable[[], Path], cooperative:
         print(f"ERROR: {reason}", file=sys.stderr)
         write_failure(report_path(), reason)
         return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback from wherever the step was
+        print("ERROR: interrupted (Ctrl-C)", file=sys.stderr)
+        write_failure(report_path(), "interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
         traceback.print_exc()
         write_failure(report_path(), f"internal error: {type(exc).__name__}: {exc}")

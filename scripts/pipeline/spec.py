@@ -183,6 +183,7 @@ CLEAN_PARAMS = {
     "id_columns": Param(list, [], help="columns to drop (row ids), comma-separated"),
     "numeric_columns": Param(list, [], help="force these columns to be numeric"),
     "categorical_columns": Param(list, [], help="force these columns to be categorical"),
+    "bad_rows": Param(str, "refuse", "CSV rows with a wrong field count: refuse, or drop and count", choices=("refuse", "drop")),
 }
 FEATURE_PARAMS = {
     "validation_fraction": Param(float, 0.15, "share of rows for validation", minimum=0.01, maximum=0.5),

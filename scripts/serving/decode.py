@@ -44,6 +44,21 @@ def _row(i: int) -> str:
     return f"row {i + 1}"
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A client's value as an error message quotes it: at most `limit` characters of it, and its length.
+
+    A 5 MB string in a field must not become a 5 MB error body and log line.
+    """
+    text = value if isinstance(value, str) else None
+    if text is None:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            text = type(value).__name__
+        return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 @dataclass
 class Batch:
     rows: int
@@ -61,7 +76,7 @@ def text_number(value: str, i: int, column: str, where: Where = _row) -> float:
             return float(text)
         except ValueError:
             pass
-    raise RequestError(400, f"{where(i)}, column '{column}': {value!r} is not a number")
+    raise RequestError(400, f"{where(i)}, column '{column}': {shown(value)} is not a number")
 
 
 def _text_category(value: str) -> str | None:
@@ -79,7 +94,7 @@ def _json_number(value: Any, i: int, column: str) -> float:
             return math.inf
     if isinstance(value, str):
         return text_number(value, i, column)
-    raise RequestError(400, f"row {i + 1}, column '{column}': {json.dumps(value)} is not a number")
+    raise RequestError(400, f"row {i + 1}, column '{column}': {shown(value)} is not a number")
 
 
 def _json_category(value: Any, i: int, column: str) -> str | None:
@@ -89,7 +104,7 @@ def _json_category(value: Any, i: int, column: str) -> str | None:
         return None
     if isinstance(value, (int, float)):
         return str(value)  # as training's preprocessing does: categories compare as text
-    raise RequestError(400, f"row {i + 1}, column '{column}': {json.dumps(value)} is not a category value")
+    raise RequestError(400, f"row {i + 1}, column '{column}': {shown(value)} is not a category value")
 
 
 def _clean_text(text: pa.Array) -> pa.Array:
@@ -152,7 +167,8 @@ class Decoder:
         self.features = self.numeric + self.categorical
         self.wire = list(schema.features)
         self._wire_positions = [self.wire.index(f) for f in self.features]
-        # a first CSV line naming any of these is a header
+        # a first CSV line is a header when it names most features, or nothing but known columns
+        self._feature_names = set(self.features)
         self._header_names = set(self.features) | {schema.target, *schema.id_columns}
         # record -> tuple of its feature values, in C; KeyError names a missing feature
         self._pick = (operator.itemgetter(*self.features) if len(self.features) > 1
@@ -162,7 +178,11 @@ class Decoder:
         if not body:
             raise RequestError(400, "empty request body")
         if kind == CSV:
-            return self._csv(body, charset, (params or {}).get("header", "").lower())
+            header = (params or {}).get("header", "").strip().lower()
+            if header not in ("", "present", "absent"):
+                raise RequestError(400, f"Content-Type parameter header={shown(header)}: use header=present "
+                                        "or header=absent (or leave it out to detect a header row)")
+            return self._csv(body, charset, header)
         if kind == JSON:
             return self._json(body, charset)
         try:
@@ -198,8 +218,7 @@ class Decoder:
         if body.startswith(b"\xef\xbb\xbf"):
             body = body[3:]
         first = self._first_record(body)
-        header = header_param == "present" or (header_param != "absent" and any(
-            field.strip() in self._header_names for field in first))
+        header = header_param == "present" or (header_param != "absent" and self._is_header(first))
         index, width = self._layout([f.strip() for f in first] if header else None)
         if len(body) > SMALL_CSV_BYTES:
             batch = self._csv_arrow(body, header)
@@ -207,12 +226,22 @@ class Decoder:
                 return batch
         return self._csv_stdlib(self._text(body, "utf-8"), header, index, width)
 
+    def _is_header(self, record: list[str]) -> bool:
+        """Judged on the whole line, never on one field (a category value may equal a column name):
+        a header names more than half of the features, or nothing but known column names.
+        Content-Type `text/csv; header=present` or `header=absent` decides instead."""
+        names = {field.strip() for field in record}
+        return bool(names) and (2 * len(names & self._feature_names) > len(self._feature_names)
+                                or names <= self._header_names)
+
     @staticmethod
     def _text(body: bytes, charset: str) -> str:
         try:
             return body.decode(charset)
         except UnicodeDecodeError as exc:
             raise RequestError(400, f"body is not valid {charset} at byte {exc.start}") from None
+        except (UnicodeError, LookupError) as exc:  # codecs such as idna raise the base class
+            raise RequestError(400, f"body is not valid {charset}: {shown(str(exc))}") from None
 
     @staticmethod
     def _first_record(body: bytes) -> list[str]:
@@ -258,7 +287,8 @@ class Decoder:
         for i, record in enumerate(records):
             if len(record) != width:
                 expected = "as in the header" if header else (
-                    f"the features {self.wire} in this order, or a header row naming them")
+                    f"the features {self.wire} in this order, or a header row naming them "
+                    "(Content-Type text/csv; header=present to say so)")
                 raise RequestError(400, f"{where(i)}: {len(record)} fields, expected {width} ({expected})")
         columns = [[record[j] for record in records] for j in index]
         n_num = len(self.numeric)

@@ -23,6 +23,7 @@ from .scorer import compile_scorer
 
 log = logging.getLogger("serving")
 JSON_TYPE = "application/json"
+MAX_ERROR_CHARS = 1000
 
 
 class Response(NamedTuple):
@@ -65,8 +66,11 @@ class Handler:
             positive = proba >= self.model.threshold  # the artifact's decision threshold, as Model.label
             return Response(200, self._encode(out_kind, proba, positive), out_type)
         except RequestError as exc:
-            log.info("%d: %s", exc.status, exc)
-            return error(exc.status, str(exc))
+            message = str(exc)
+            if len(message) > MAX_ERROR_CHARS:  # a guard: messages quote client values only in part
+                message = message[:MAX_ERROR_CHARS] + "..."
+            log.info("%d: %s", exc.status, message)
+            return error(exc.status, message)
         except Exception:
             log.exception("invocation failed")
             return error(500, "internal error while scoring; the server log has the details")

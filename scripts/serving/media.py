@@ -40,13 +40,16 @@ def reader(content_type: str | None) -> tuple[str, str, dict[str, str]]:
     """(reader name, charset, parameters) for a Content-Type; 415 for anything else."""
     kind, params = split(content_type or "")
     if kind not in READERS:
-        shown = f"'{content_type}'" if content_type else "no Content-Type"
+        shown = f"'{_capped(content_type)}'" if content_type else "no Content-Type"
         raise RequestError(415, f"unsupported content type: {shown}; send one of {sorted(READERS)}")
     charset = params.get("charset", "utf-8").lower()
     try:
-        charset = codecs.lookup(charset).name
-    except LookupError:
-        raise RequestError(415, f"unsupported charset '{charset}' in Content-Type '{content_type}'") from None
+        info = codecs.lookup(charset)
+        if not getattr(info, "_is_text_encoding", True):  # base64, zlib, rot13...: not a charset
+            raise LookupError(charset)
+        charset = info.name
+    except (LookupError, ValueError, TypeError):
+        raise RequestError(415, f"unsupported charset '{_capped(charset)}' in Content-Type '{_capped(content_type)}'") from None
     return READERS[kind], charset, params
 
 
@@ -67,4 +70,8 @@ def writer(accept: str | None) -> tuple[str, str]:
         chosen = WRITERS.get(kind) and kind or _WILDCARDS.get(kind)
         if chosen:
             return WRITERS[chosen], chosen
-    raise RequestError(406, f"cannot answer with Accept '{accept}'; accepted: {sorted(WRITERS)}")
+    raise RequestError(406, f"cannot answer with Accept '{_capped(accept)}'; accepted: {sorted(WRITERS)}")
+
+
+def _capped(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

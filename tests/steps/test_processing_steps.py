@@ -73,7 +73,7 @@ CSV_HEADER = DATA.read_text().splitlines()[0]
         ({"a.csv": b"x,y\n1,bad\n2,good\n"}, CLEAN_ARGS, "target column 'Class' not found"),
         ({"a.csv": b"x,Class\n1,good\n2,good\n"}, {"target": "Class", "positive_label": "bad"},
          "target column 'Class' must have exactly two classes, found 1"),
-        ({"a.csv": b"x,Class\n1,bad\n"}, {"target": "Class"}, "hyperparameter 'positive_label' is required"),
+        ({"a.csv": b"x,Class\n1,bad\n"}, {"target": "Class"}, "argument '--positive-label' is required"),
     ],
     ids=["empty-dir", "zero-byte", "header-only", "latin-1", "no-target", "one-class", "missing-argument"],
 )

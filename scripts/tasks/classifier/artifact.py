@@ -22,7 +22,7 @@ import pandas as pd
 import sklearn
 
 from common.errors import DataError, StepError
-from common.storage import atomic_path, sha256_file, write_json
+from common.storage import atomic_path, remove_temporaries, sha256_file, write_json
 
 from .schema import Schema
 
@@ -107,6 +107,7 @@ def save(
 ) -> dict[str, Any]:
     """Write model.joblib, then metadata.json naming its hash; each file lands atomically."""
     model_dir = Path(model_dir)
+    remove_temporaries(model_dir)  # a killed earlier attempt's half-written files must not be packed
     model_path = model_dir / MODEL_FILE
     with atomic_path(model_path) as tmp:
         joblib.dump(pipeline, tmp)
@@ -154,6 +155,12 @@ def load(model_dir: Path) -> Model:
     absent = [key for key in ("schema", "threshold", "sample_rows") if key not in metadata]
     if absent:
         raise ArtifactError(f"{meta_path}: missing {absent}")
-    pipeline = joblib.load(model_path)
+    try:
+        pipeline = joblib.load(model_path)
+    except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, the file is at fault
+        raise ArtifactError(
+            f"{model_path}: cannot be unpickled ({type(exc).__name__}: {exc}); its SHA-256 matches "
+            "metadata.json, so it was corrupt when the artifact was written: retrain and package it again"
+        ) from None
     return Model(pipeline, Schema.from_dict(metadata["schema"]), float(metadata["threshold"]), metadata)
 

@@ -38,7 +38,7 @@ def read_cleaned_schema(directory: Path) -> Schema:
     schemas = {f.name: Schema.from_dict(storage.read_json(f)) for f in files}
     first = next(iter(schemas.values()))
     for name, other in schemas.items():
-        if other != first:
+        if not other.agrees_with(first):  # column order may differ between shards
             raise DataError(f"{Path(directory) / name} disagrees with {files[0].name}: clean shards inferred different schemas")
     return first
 

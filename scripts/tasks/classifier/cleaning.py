@@ -22,17 +22,41 @@ def _trim(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _infer_numeric(df: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
-    """A text column becomes numeric when every non-missing value parses as a number."""
+# The type rule for text columns, by the share of non-missing values that are not numbers ("strays"):
+# none -> numeric; up to STRAY_SHARE_TOLERATED -> numeric, strays become missing and are counted in the
+# report; up to STRAY_SHARE_AMBIGUOUS -> the step fails naming the column and examples (a typo or a
+# category? the caller decides with --numeric-columns/--categorical-columns); more -> categorical.
+STRAY_SHARE_TOLERATED = 0.02
+STRAY_SHARE_AMBIGUOUS = 0.10
+STRAY_EXAMPLES = 5
+
+
+def _infer_numeric(df: pd.DataFrame, skip: set[str]) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Text columns that are (mostly) numbers become numeric; returns the strays set to missing per column."""
     out = df.copy()
+    strays: dict[str, dict[str, Any]] = {}
     for column in out.columns:
         if column in skip or pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
             continue
         values = out[column]
         parsed = pd.to_numeric(values, errors="coerce")
-        if values.notna().any() and parsed.notna().sum() == values.notna().sum():
-            out[column] = parsed.astype("float64")
-    return out
+        present = int(values.notna().sum())
+        bad = values.notna() & parsed.isna()
+        count = int(bad.sum())
+        if present == 0 or count > STRAY_SHARE_AMBIGUOUS * present:
+            continue
+        examples = [str(v) for v in pd.unique(values[bad])[:STRAY_EXAMPLES]]
+        if count > STRAY_SHARE_TOLERATED * present:
+            raise DataError(
+                f"column '{column}': {count} of {present} values ({count / present:.1%}) are not numbers, "
+                f"e.g. {examples}: too many to ignore as typos (over {STRAY_SHARE_TOLERATED:.0%}) and too few for a "
+                f"category column (under {STRAY_SHARE_AMBIGUOUS:.0%}); fix them, or pass --categorical-columns "
+                f"{column} to treat the column as categories"
+            )
+        out[column] = parsed.astype("float64")
+        if count:
+            strays[column] = {"count": count, "examples": examples}
+    return out, strays
 
 
 def _force_numeric(values: pd.Series) -> pd.Series:
@@ -60,17 +84,20 @@ def clean(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Cleaned rows and a report of what happened to the others.
 
-    Rows without a target and exact duplicates are dropped (counted by reason); text is
-    trimmed and missing-value tokens become missing; text columns whose every value is a
-    number become numeric; columns declared `numeric` or `categorical` are made so.
+    Rows without a target and exact duplicates are dropped (counted by reason, with the
+    ragged CSV rows the reader dropped, `df.attrs["dropped_rows"]`); text is trimmed and
+    missing-value tokens become missing; text columns that are numbers, or numbers with at
+    most STRAY_SHARE_TOLERATED stray values (made missing, counted in `stray_values`), become
+    numeric; columns declared `numeric` or `categorical` are made so.
     """
     if target not in df.columns:
         raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
     missing = [c for c in (*sorted(numeric), *sorted(categorical)) if c not in df.columns]
     if missing:
         raise DataError(f"declared column(s) {missing} not found; columns are {list(df.columns)}")
-    rows_in = len(df)
-    typed = _infer_numeric(_trim(df), skip={target, *numeric, *categorical})
+    read_dropped = dict(df.attrs.get("dropped_rows", {}))
+    rows_in = len(df) + sum(read_dropped.values())
+    typed, strays = _infer_numeric(_trim(df), skip={target, *numeric, *categorical})
     for column in numeric:
         typed[column] = _force_numeric(typed[column])
     for column in categorical:
@@ -88,7 +115,10 @@ def clean(
         "dropped": {
             "missing_target": int((~has_target).sum()),
             "duplicate": int(len(with_target) - len(deduplicated)),
+            **read_dropped,
         },
+        "stray_values": strays,
+        "stray_rule": {"tolerated_share": STRAY_SHARE_TOLERATED, "ambiguous_share": STRAY_SHARE_AMBIGUOUS},
         "missing_by_column": {c: int(cleaned[c].isna().sum()) for c in cleaned.columns},
         "dtypes": {c: str(cleaned[c].dtype) for c in cleaned.columns},
     }

@@ -36,6 +36,13 @@ class Schema:
         """Features in the data's column order: what a headerless CSV row carries."""
         return self.order or self.numeric + self.categorical
 
+    def agrees_with(self, other: "Schema") -> bool:
+        """Same columns in the same roles, whatever their order (clean shards may see columns in any order)."""
+        roles = ("target", "positive_label", "negative_label")
+        sets = ("numeric", "categorical", "id_columns", "order")
+        return all(getattr(self, r) == getattr(other, r) for r in roles) and all(
+            set(getattr(self, s)) == set(getattr(other, s)) for s in sets)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
