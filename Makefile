@@ -19,7 +19,7 @@ RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
-.PHONY: setup run test test-unit test-containers serve runs lineage bench clean
+.PHONY: setup run test test-unit test-containers hardening serve runs lineage bench clean
 
 setup: $(READY)
 
@@ -45,6 +45,11 @@ test-unit: $(READY)
 
 test-containers: $(READY)
 	$(PYTHON) -m pytest -m container
+
+# The hardening suite (issue-driven: property tests, kill tests, a short serving soak, IAM policy
+# checks); `.ci/run` runs it after `make test`. SOAK_SECONDS=300 for the full soak by hand.
+hardening: $(READY)
+	$(PYTHON) -m pytest -m hardening
 
 # The model of the latest `make run`, as an endpoint serves it, on 127.0.0.1:$(PORT) until Ctrl-C.
 serve: $(READY)
