@@ -17,7 +17,6 @@ import time
 import uuid
 from pathlib import Path
 
-from contract import modeltar
 
 from ..endpoint import free_port
 from .capture import Capture
@@ -95,6 +94,8 @@ class Hosting:
         return fleet
 
     def _start_host(self, endpoint: str, fleet_id: str, variant: str, index: int, model: dict) -> Host:
+        from contract import modeltar  # pandas comes with it: imported when a host starts, not with the daemon
+
         tree = self.hosts_dir / endpoint / fleet_id / f"{variant}-{index + 1}"
         try:
             modeltar.extract(self.artifacts.path(model["_ArtifactSha256"]), tree / "model")
