@@ -78,7 +78,7 @@ def _locked(state_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_running(state_dir: Path = DEFAULT_STATE_DIR, engine: str = "process", timeout: float = 60) -> str:
+def ensure_running(state_dir: Path = DEFAULT_STATE_DIR, engine: str = "process", timeout: float = 180) -> str:
     """The base URL of the control plane of state_dir, starting its daemon if none answers."""
     state_dir = Path(state_dir).resolve()
     with _locked(state_dir):

@@ -17,7 +17,6 @@ import time
 import uuid
 from pathlib import Path
 
-from contract import modeltar
 
 from ..endpoint import free_port
 from .capture import Capture
@@ -56,6 +55,7 @@ class Hosting:
         self.runtimes: dict[str, EndpointRuntime] = {}
         self.cancelled: set[str] = set()
         self.closing = False
+        self.health_timeout = HEALTH_TIMEOUT
         self.fleets: dict[int, tuple[str, Fleet]] = {}  # every fleet started and not yet stopped
         self.lock = threading.Lock()
         self.workers: list[threading.Thread] = []
@@ -95,6 +95,8 @@ class Hosting:
         return fleet
 
     def _start_host(self, endpoint: str, fleet_id: str, variant: str, index: int, model: dict) -> Host:
+        from contract import modeltar  # pandas comes with it: imported when a host starts, not with the daemon
+
         tree = self.hosts_dir / endpoint / fleet_id / f"{variant}-{index + 1}"
         try:
             modeltar.extract(self.artifacts.path(model["_ArtifactSha256"]), tree / "model")
@@ -160,7 +162,7 @@ class Hosting:
         fleet = None
         try:
             fleet = self.start_fleet(name, config_name)
-            self.wait_fleet(name, fleet, time.monotonic() + HEALTH_TIMEOUT)
+            self.wait_fleet(name, fleet, time.monotonic() + self.health_timeout)
         except Exception as exc:
             self.stop_fleet(name, fleet)
             if not self.is_cancelled(name):
@@ -182,7 +184,7 @@ class Hosting:
         fleet = None
         try:
             fleet = self.start_fleet(name, config_name)
-            self.wait_fleet(name, fleet, min(deadline, time.monotonic() + HEALTH_TIMEOUT))
+            self.wait_fleet(name, fleet, min(deadline, time.monotonic() + self.health_timeout))
             runtime.routing.begin(fleet)
             for share, wait in traffic_steps(policy, fleet):
                 runtime.routing.shift(share)

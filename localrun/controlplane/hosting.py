@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlparse
 
-from contract import modeltar
 
 from .protocol import validation
 

@@ -11,9 +11,12 @@ from tasks.classifier import artifact
 from localrun.docker_engine import DockerEngine
 from localrun.endpoint import invoke, local_endpoint, score_rows
 from localrun.engines import ProcessEngine
-from localrun.pipeline import PipelineConfig, run_pipeline
-from localrun.trees import Input, Step, lay_out_processing, lay_out_training
+from localrun.jobs import lay_out
+from localrun.pipeline import RunConfig, run_pipeline, score_on_endpoint, summarize
+from localrun.runner import LocalSession
+from pipeline.spec import CLASSIFIER
 from tests.conftest import DATA
+from tests.steps.conftest import job
 
 pytestmark = pytest.mark.container
 
@@ -26,11 +29,15 @@ def docker_engine(engine, train_image, process_image):
 @pytest.fixture(scope="module")
 def pipeline_runs(tmp_path_factory, docker_engine):
     """The whole pipeline twice: every step in its container, and every step as a local process."""
-    config = PipelineConfig(data=DATA, target="Class", positive_label="bad", id_columns=["rownames"])
+    config = RunConfig(CLASSIFIER, parameters={"InputData": str(DATA)})  # the spec's defaults fit lending_club
     runs = {}
     for name, eng in (("docker", docker_engine), ("process", ProcessEngine())):
         run_dir = tmp_path_factory.mktemp(name)
-        runs[name] = (run_dir, run_pipeline(config, run_dir, eng))
+        session = LocalSession(run_dir, eng)
+        results = run_pipeline(config, session)
+        summary = summarize(results, run_dir, time.perf_counter())
+        summary["endpoint_predictions"] = score_on_endpoint(session, results)
+        runs[name] = (run_dir, summary)
     return runs
 
 
@@ -54,21 +61,19 @@ def test_bad_input_in_the_processing_container_writes_the_message(tmp_path, dock
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.csv").write_text("x,y\n1,bad\n")
-    step = Step("clean", "processing", "clean.py", inputs={"raw": Input(raw)}, outputs=["cleaned"],
-                arguments={"target": "Class", "positive_label": "bad"})
-    tree = lay_out_processing(tmp_path / "job", step, "algo-1", docker_engine.processing_entrypoint(step))
-    assert docker_engine.run(step, tree, "algo-1") == 2
+    clean = job("clean", {"raw": raw}, {"target": "Class", "positive_label": "bad"})
+    tree = lay_out(clean, tmp_path / "job", "algo-1", docker_engine.code_dir)
+    assert docker_engine.run(clean, tree, "algo-1") == 2
     assert "target column 'Class' not found" in (tree / "output" / "message").read_text()
 
 
 def test_docker_stop_checkpoints_training_through_the_toolkit(tmp_path, docker_engine, pipeline_runs):
     prepared = pipeline_runs["process"][0] / "s3" / "feature"
-    step = Step("train", "training", "train.py",
-                inputs={n: Input(prepared / n) for n in ("train", "validation", "preprocessor")},
-                arguments={"n_estimators": 400, "stage_size": 5, "early_stopping_stages": 0})
-    tree = lay_out_training(tmp_path / "job", step, "algo-1", docker_engine.code_dir)
-    container = docker_engine._container(docker_engine.train_image, tree, command=["train"],
-                                         environment={"SM_STUDIO_LOCAL_MODE": "true"})
+    train = job("train", {n: prepared / n for n in ("train", "validation", "preprocessor")},
+                {"n_estimators": 400, "stage_size": 5, "early_stopping_stages": 0})
+    tree = lay_out(train, tmp_path / "job", "algo-1", docker_engine.code_dir)
+    container = docker_engine.container(docker_engine.train_image, tree, command=["train"],
+                                        environment={"SM_STUDIO_LOCAL_MODE": "true"})
     try:
         deadline = time.monotonic() + 120
         while not list((tree / "checkpoints").glob("checkpoint-*.joblib")) and time.monotonic() < deadline:

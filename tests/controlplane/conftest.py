@@ -44,6 +44,7 @@ def corrupt_model_tar(tmp_path_factory, model_dir) -> Path:
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory):
     control = ControlPlane(tmp_path_factory.mktemp("controlplane"))
+    control.hosting.health_timeout = 900  # a loaded CI machine starts serve slowly; SageMaker's 4 minutes is the default
     control.start()
     try:
         yield control

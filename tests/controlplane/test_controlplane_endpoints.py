@@ -144,7 +144,10 @@ def test_blue_green_update_with_a_polling_client_fails_no_request(plane, sm, end
           f"{plane.store.get('Endpoint', NAME)['_LastUpdateSeconds']:.1f} s; by variant {dict(poller.variants)}")
     assert poller.failures == []
     assert poller.variants["green"] > 0 and poller.variants["blue-a"] + poller.variants["blue-b"] > 0
-    assert {row["tree"].split("/")[-1] for row in plane.store.recorded_hosts()} == {"green-1"}  # old fleet stopped
+    deadline = time.monotonic() + 120  # the old fleet drains and stops after the endpoint is InService
+    while {row["tree"].split("/")[-1] for row in plane.store.recorded_hosts()} != {"green-1"}:
+        assert time.monotonic() < deadline, [row["tree"] for row in plane.store.recorded_hosts()]
+        time.sleep(0.2)
 
 
 def test_an_update_whose_model_fails_its_self_test_rolls_back(plane, sm, endpoint, rows, corrupt_model_tar):
