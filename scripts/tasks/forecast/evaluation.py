@@ -21,6 +21,7 @@ from .model import ForecastModel
 MIN_ROWS_FOR_DEVIATION = 200
 DEVIATION_SAMPLES = 5
 DEVIATION_FRACTION = 0.8
+MIN_SCALE = 1e-9
 
 
 def _pointwise(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -35,7 +36,7 @@ def _per_series(points: pd.DataFrame, scale: pd.Series) -> pd.DataFrame:
     table = pd.DataFrame({"mae": grouped["abs"].mean(), "rmse": np.sqrt(grouped["sq"].mean()),
                           "smape": grouped["smape"].mean()})
     usable = scale.reindex(table.index)
-    table["mase"] = table["mae"] / usable.where(usable > 0)
+    table["mase"] = table["mae"] / usable.where(usable > MIN_SCALE)  # below: no seasonal change, rounding noise
     return table
 
 
@@ -100,7 +101,7 @@ def evaluate(model: ForecastModel, test: pd.DataFrame, seed: int = 0) -> tuple[d
     scale = pd.Series(model.states["scale"], index=model.states["series"].astype(str))
     model_table = _per_series(_pointwise(scored, "mean"), scale)
     naive_table = _per_series(_pointwise(scored, "naive"), scale)
-    per_series = model_table.join(naive_table, rsuffix="_seasonal_naive")
+    per_series = model_table.join(naive_table.add_suffix("_seasonal_naive"))
     per_series["method"] = pd.Series(model.states["method"], index=model.states["series"].astype(str)).reindex(
         per_series.index)
     per_series = per_series.reset_index()

@@ -109,7 +109,7 @@ def _fit_batch(payload: dict[str, Any]) -> dict[str, np.ndarray]:
     val_mae = np.full(n, np.nan)
     val_mae_naive = _mae(validation, naive_fc)
     if len(candidates):
-        first = holt_winters.fit(train[candidates], m)
+        first = holt_winters.fit(train[candidates], m, horizon=horizon)
         mean, _ = holt_winters.forecast(first, horizon)
         val_mae[candidates] = _mae(validation[candidates], mean)
         params[candidates] = np.column_stack([first.alpha, first.beta, first.gamma])

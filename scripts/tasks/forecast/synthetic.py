@@ -43,14 +43,14 @@ def generate(n_series: int, days: int = 60, seed: int = 0, start: str = "2024-01
     flat, dead = special[:n_special], special[n_special : 2 * n_special]
     values[flat] = np.round(rng.uniform(1, 50, len(flat)), 1)[:, None]
     for row in dead:
-        values[row, rng.integers(T // 2, T - 48) :] = 0.0
+        values[row, rng.integers(T // 2, max(T // 2 + 1, T - 48)) :] = 0.0
 
     keep = rng.random((n, T)) >= 0.01  # single missing points
     for row in np.flatnonzero(rng.random(n) < 0.05):  # short outages
         begin = rng.integers(0, T - 6)
         keep[row, begin : begin + rng.integers(2, 6)] = False
     for row in np.flatnonzero(rng.random(n) < 0.01):  # long outages, left as gaps by cleaning
-        begin = rng.integers(24, T // 2)
+        begin = rng.integers(min(24, T // 4), max(T // 2, 25))
         keep[row, begin : begin + rng.integers(24, 72)] = False
     keep[:, -1] = True  # every server reports at the end, so all share one grid end
 
