@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+TIMEOUT = 180  # seconds per DevTools answer: generous, a loaded CI machine starts chromium slowly
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 
 PROBE = """JSON.stringify(Array.from(document.querySelectorAll('svg.plot')).map(s => {
@@ -66,7 +68,9 @@ class _Session:
 
     def _read_message(self, deadline: float) -> dict:
         while b"\0" not in self.buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.reader], [], [], max(left, 0))
+            if not ready:
                 raise TimeoutError("no answer from chromium")
             chunk = os.read(self.reader.fileno(), 1 << 16)
             if not chunk:
@@ -75,7 +79,7 @@ class _Session:
         message, self.buffer = self.buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60) -> dict:
+    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = TIMEOUT) -> dict:
         self.next_id += 1
         message = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -90,7 +94,7 @@ class _Session:
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def wait_for(self, method: str, timeout: float = 60) -> dict:
+    def wait_for(self, method: str, timeout: float = TIMEOUT) -> dict:
         deadline = time.monotonic() + timeout
         for i, event in enumerate(self.events):
             if event.get("method") == method:

@@ -61,3 +61,18 @@ def test_classifier_report_renders_in_chromium(classifier_inputs, tmp_path):
 def test_forecast_report_renders_in_chromium(forecast_inputs, tmp_path):
     rendered = _open(forecast.render(*forecast_inputs), tmp_path, "forecast_report")
     _assert_rendered(rendered, {"series_best", "series_median", "series_worst", "error_distribution"})
+
+
+def test_drift_report_renders_in_chromium(lending_club, tmp_path):
+    from monitoring import baseline, drift
+    from reporting import drift as drift_report
+
+    features = lending_club.drop(columns=["rownames", "Class"])
+    train, new = features.iloc[:7000], features.iloc[7000:].copy()
+    new["annual_inc"] = new["annual_inc"] * 2
+    new.loc[new.index[::10], "term"] = "term_48"
+    stats = baseline.statistics(train)
+    result = drift.check(new, stats, baseline.constraints(train, stats=stats))
+    page = drift_report.render(result.table, result.violations, stats, new)
+    rendered = _open(page, tmp_path, "drift_report")
+    _assert_rendered(rendered, {"feature_annual_inc", "feature_term"})
