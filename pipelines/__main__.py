@@ -64,7 +64,11 @@ def compile_inputs(args: argparse.Namespace, pipeline: spec.Pipeline) -> Compile
     return CompileInputs(**chosen)
 
 
-def _compile(args: argparse.Namespace) -> tuple[spec.Pipeline, CompileInputs, str]:
+def _compile(args: argparse.Namespace, real_values: bool = False) -> tuple[spec.Pipeline, CompileInputs, str]:
+    pipeline = spec.pipeline(args.pipeline)
+    inputs = compile_inputs(args, pipeline)
+    if real_values and inputs.placeholders:
+        raise ConfigError(f"upsert needs real values, not placeholders: {', '.join(inputs.placeholders)}")
     try:
         from . import sagemaker as compiler
     except ImportError as error:
@@ -72,8 +76,6 @@ def _compile(args: argparse.Namespace) -> tuple[spec.Pipeline, CompileInputs, st
             f"the SageMaker Python SDK is not importable here ({error}): it lives in its own environment, "
             "`make pipelines-setup`, then run `.venv-pipelines/bin/python -m pipelines ...` (or `make pipeline-definition`)"
         ) from None
-    pipeline = spec.pipeline(args.pipeline)
-    inputs = compile_inputs(args, pipeline)
     definition = compiler.compile(pipeline, inputs)
     validate.check(definition)
     return pipeline, inputs, definition
@@ -164,9 +166,7 @@ def run(args: argparse.Namespace) -> str:
     session = aws_session()
     client = session.client("sagemaker")
     if args.command == "upsert":
-        pipeline, inputs, definition = _compile(args)
-        if inputs.placeholders:
-            raise ConfigError(f"upsert needs real values, not placeholders: {', '.join(inputs.placeholders)}")
+        pipeline, inputs, definition = _compile(args, real_values=True)
         return upsert(client, pipeline.name, definition, inputs.role_arn, inputs.tags, args.description)
     return f"started {start(client, args.pipeline, _pairs(args.parameter, '--parameter'))}"
 

@@ -69,9 +69,10 @@ def property_file_name(gate: spec.Gate) -> str:
     return f"{camel(gate.output)}File"
 
 
-def offline_session(inputs: CompileInputs) -> PipelineSession:
+def offline_session(inputs: CompileInputs, boto_session: boto3.Session | None = None) -> PipelineSession:
     """A PipelineSession that asks AWS nothing: dummy credentials, no defaults file, no telemetry."""
-    boto_session = boto3.Session(aws_access_key_id="compile", aws_secret_access_key="compile", region_name=inputs.region)
+    if boto_session is None:
+        boto_session = boto3.Session(aws_access_key_id="compile", aws_secret_access_key="compile", region_name=inputs.region)
     return PipelineSession(boto_session=boto_session, default_bucket=inputs.bucket, sagemaker_config=TELEMETRY_OFF)
 
 

@@ -294,8 +294,9 @@ def metadata_problems(value: Any, shape: Shape, where: str, unknown: set[str] | 
         if shape.enum and value not in shape.enum:
             near = [e for e in shape.enum if e.split(".")[:2] == value.split(".")[:2]][:6]
             problems.append(f"{where}: {value!r} is not one of {shape.name}'s {len(shape.enum)} values{f' (such as {near})' if near else ''}")
-        problems += _bounds(len(value), meta, where, "characters")
-        if "pattern" in meta and not _pattern_matches(meta["pattern"], value):
+        length = _bounds(len(value), meta, where, "characters")
+        problems += length
+        if not length and "pattern" in meta and not _pattern_matches(meta["pattern"], value):
             problems.append(f"{where}: {_short(value)} does not match {shape.name}'s pattern {meta['pattern']!r}")
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and shape.type_name in ("integer", "long", "float", "double"):
         problems += _bounds(value, meta, where, "")
@@ -330,7 +331,7 @@ def _check_request(step: Mapping[str, Any], ctx: _Context) -> None:
     concrete = _concrete(request, shape, ctx, where, unknown)
     report = ParamValidator().validate(concrete, shape)
     if report.has_errors():
-        ctx.problems += [f"{where}: {line.strip()}" for line in report.generate_report().splitlines()[1:] if line.strip()]
+        ctx.problems += [f"{where}: {line.strip()}" for line in report.generate_report().splitlines() if line.strip()]
     ctx.problems += metadata_problems(concrete, shape, where, unknown)
     for file in step.get("PropertyFiles", []):
         outputs = {o.get("OutputName") for o in arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])}
