@@ -69,4 +69,41 @@ bench: $(READY)
 clean:
 	rm -rf $(WORK) .pytest_cache
 
+# ---- the SageMaker Pipeline definition (the SDK lives in its own venv: it needs protobuf<7) ----
+# make pipeline-definition [PIPELINE=classifier] [IMAGE_URIS=image-uris.json] [ROLE_ARN=arn:...] [BUCKET=name]
+#                          [DEFINITION_ARGS="--subnet subnet-1 --security-group sg-1 --tag team=ml"]
+PIPELINES_VENV ?= .venv-pipelines
+PIPELINES_PYTHON ?= $(PIPELINES_VENV)/bin/python
+PIPELINES_READY := $(PIPELINES_VENV)/.ready
+PIPELINE ?= classifier
+DEFINITION ?= $(WORK)/pipelines/$(PIPELINE).json
+DEFINITION_OPTS = --pipeline $(call q,$(PIPELINE)) \
+	$(if $(IMAGE_URIS),--image-uris $(call q,$(IMAGE_URIS))) $(if $(ROLE_ARN),--role-arn $(call q,$(ROLE_ARN))) \
+	$(if $(BUCKET),--bucket $(call q,$(BUCKET))) $(DEFINITION_ARGS)
+
+.PHONY: pipelines-setup pipeline-definition pipeline-validate pipeline-upsert pipeline-start
+
+pipelines-setup: $(PIPELINES_READY)
+
+$(PIPELINES_READY): requirements-pipelines.txt
+	test -x $(PIPELINES_PYTHON) || $(PYTHON_BASE) -m venv $(PIPELINES_VENV)
+	$(PIPELINES_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-pipelines.txt
+	printf '%s\n%s\n' "$(CURDIR)/scripts" "$(CURDIR)" > "$$($(PIPELINES_PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/sagemaker-steps.pth"
+	touch $@
+
+# The definition JSON, as Terraform's aws_sagemaker_pipeline pipeline_definition takes it; then checked
+# against the SageMaker service model (botocore) before anything is written.
+pipeline-definition: $(PIPELINES_READY)
+	@$(PIPELINES_PYTHON) -m pipelines definition $(DEFINITION_OPTS) --out $(call q,$(DEFINITION))
+
+pipeline-validate: $(PIPELINES_READY)
+	@$(PIPELINES_PYTHON) -m pipelines validate $(call q,$(DEFINITION))
+
+# Need AWS credentials (and a real ROLE_ARN): create or update the pipeline, then start an execution.
+pipeline-upsert: $(PIPELINES_READY)
+	@$(PIPELINES_PYTHON) -m pipelines upsert $(DEFINITION_OPTS)
+
+pipeline-start: $(PIPELINES_READY)
+	@$(PIPELINES_PYTHON) -m pipelines start --pipeline $(call q,$(PIPELINE)) $(START_ARGS)
+
 -include containers/docker.mk
