@@ -107,3 +107,6 @@ pipeline-start: $(PIPELINES_READY)
 	@$(PIPELINES_PYTHON) -m pipelines start --pipeline $(call q,$(PIPELINE)) $(START_ARGS)
 
 -include containers/docker.mk
+
+# The definition tests need the SDK venv: make test creates it on first use, as it does .venv.
+test hardening: $(PIPELINES_READY)
