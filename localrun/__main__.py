@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.storage import sha256_file
 from pipeline import spec
 
 from . import lineage
@@ -119,7 +120,7 @@ def run(argv: list[str]) -> int:
         "pipeline": config.pipeline.name, "engine": args.engine, "parameters": values,
         "arguments": config.arguments, "code": lineage.git_version(REPO),
         "data": {"path": str(data_prefix), "sha256": prefix_sha256(prefix_files(data_prefix) if data_prefix.is_dir()
-                                                                     else {data_prefix.name: lineage._sha256(data_prefix)})},
+                                                                     else {data_prefix.name: sha256_file(data_prefix)})},
     })
     session = LocalSession(run_dir, engine, StepCache(args.work_dir / "cache"), record)
 

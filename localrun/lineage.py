@@ -10,13 +10,14 @@ SHA-256) says which run, data, code and parameters made a model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
+
+from common.storage import sha256_file
 
 FILE = "lineage.json"
 
@@ -59,17 +60,9 @@ def manifests(work_dir: Path) -> Iterator[dict[str, Any]]:
             continue
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def find_model(work_dir: Path, model: str) -> dict[str, Any] | None:
     """The run and step whose output holds this model.tar.gz (a path or a SHA-256), with its upstream."""
-    sha = _sha256(Path(model)) if Path(model).is_file() else model.lower()
+    sha = sha256_file(Path(model)) if Path(model).is_file() else model.lower()
     for manifest in manifests(work_dir):
         for entry in manifest["steps"]:
             for name, output in (entry.get("outputs") or {}).items():
