@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from localrun.runner import LocalSession, StepFailed
-from localrun.trees import Input, Step
+from pipeline.spec import SHARDED_BY_S3_KEY
+from tests.steps.conftest import job
 from tests.conftest import REPO
 
 PENGUINS = REPO / "tests" / "data" / "penguins.csv"
@@ -17,14 +18,9 @@ def test_clean_shards_with_different_column_orders_make_one_schema(tmp_path, eng
     frame.iloc[::2].to_csv(raw / "part-0.csv", index=False)
     frame.iloc[1::2][list(reversed(frame.columns))].to_csv(raw / "part-1.csv", index=False)
     session = LocalSession(tmp_path / "run", engine)
-    clean = session.run(Step(
-        "clean", "processing", "clean.py", inputs={"raw": Input(raw, sharded=True)}, outputs=["cleaned"],
-        arguments={"target": "sex", "positive_label": "female"}, instance_count=2,
-    ))
-    feature = session.run(Step(
-        "feature", "processing", "feature.py", inputs={"cleaned": Input(clean.outputs["cleaned"])},
-        outputs=["train", "validation", "test", "preprocessor"],
-    ))
+    clean = session.run(job("clean", {"raw": raw}, {"target": "sex", "positive_label": "female"},
+                            instance_count=2, distribution=SHARDED_BY_S3_KEY))
+    feature = session.run(job("feature", {"cleaned": clean.outputs["cleaned"]}))
     train = pd.read_parquet(feature.outputs["train"] / "train.parquet")
     assert list(train.columns) == list(frame.columns)  # the first shard's order: the file order of the data
 
@@ -35,10 +31,6 @@ def test_evaluation_of_a_truncated_model_archive_is_bad_input(tmp_path, engine, 
     archive = modeltar.pack(model_dir, tmp_path / "s3" / "model" / "model.tar.gz")
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     with pytest.raises(StepFailed) as failure:
-        LocalSession(tmp_path, engine).run(Step(
-            "evaluation", "processing", "evaluation.py",
-            inputs={"model": Input(tmp_path / "s3" / "model"), "test": Input(prepared["test"])},
-            outputs=["evaluation"],
-        ))
+        LocalSession(tmp_path, engine).run(job("evaluation", {"model": tmp_path / "s3" / "model", "test": prepared["test"]}))
     assert failure.value.code == 2, failure.value.reason
     assert "truncated or corrupt archive" in failure.value.reason

@@ -14,7 +14,8 @@ import joblib
 import psutil
 import pytest
 
-from localrun.trees import Input, Step, lay_out_training
+from localrun.jobs import lay_out
+from tests.steps.conftest import job
 from tasks.classifier import artifact
 
 pytestmark = pytest.mark.hardening
@@ -23,8 +24,7 @@ KILLS = int(os.environ.get("KILL_ROUNDS", "4"))
 
 
 def train_step(prepared):
-    return Step("train", "training", "train.py", arguments=PARAMS,
-                inputs={name: Input(prepared[name]) for name in ("train", "validation", "preprocessor")})
+    return job("train", {name: prepared[name] for name in ("train", "validation", "preprocessor")}, PARAMS)
 
 
 def kill_job(process, tree) -> None:
@@ -60,7 +60,7 @@ def assert_nothing_half_written(tree) -> list[int]:
 
 def test_sigkill_at_random_moments_then_rerun(tmp_path, engine, prepared, capfd):
     step = train_step(prepared)
-    fresh_tree = lay_out_training(tmp_path / "fresh", step, "algo-1", engine.code_dir)
+    fresh_tree = lay_out(step, tmp_path / "fresh", "algo-1", engine.code_dir)
     began = time.monotonic()
     assert engine.run(step, fresh_tree, "algo-1") == 0
     duration = time.monotonic() - began
@@ -68,7 +68,7 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path, engine, prepared, capfd)
     capfd.readouterr()
 
     rng = random.Random(int(os.environ.get("KILL_SEED", "11")))
-    tree = lay_out_training(tmp_path / "spot", step, "algo-1", engine.code_dir)
+    tree = lay_out(step, tmp_path / "spot", "algo-1", engine.code_dir)
     resumed_from = []
     for round_ in range(KILLS):
         before = assert_nothing_half_written(tree)
