@@ -15,11 +15,13 @@ no SDK defaults file (a user's config.yaml would otherwise change the definition
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import boto3
+import sagemaker.utils as sdk_utils
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.network import NetworkConfig
@@ -300,16 +302,40 @@ class _Compiler:
         )
 
 
+@contextlib.contextmanager
+def config_validated_once() -> Iterator[None]:
+    """The SDK validates its defaults config against its JSON schema on every lookup, about 70 per
+    compile, and that was 85% of a compile's time (bench/pipelines_compile_bench.py). Ours is the
+    fixed TELEMETRY_OFF, validated once when the session is made: skip only those re-checks."""
+    original = sdk_utils.validate_sagemaker_config
+
+    def validate(config=None):
+        return None if config is TELEMETRY_OFF else original(config)
+
+    sdk_utils.validate_sagemaker_config = validate
+    try:
+        yield
+    finally:
+        sdk_utils.validate_sagemaker_config = original
+
+
 def build(pipeline: spec.Pipeline, inputs: CompileInputs | None = None, session: PipelineSession | None = None) -> SdkPipeline:
-    """The SDK's Pipeline object (for upsert/start); `compile` is its definition as stable bytes."""
+    """The SDK's Pipeline object; `compile` is its definition as stable bytes."""
     inputs = inputs or CompileInputs()
-    return _Compiler(pipeline, inputs, session or offline_session(inputs)).build()
+    with config_validated_once():
+        return _Compiler(pipeline, inputs, session or offline_session(inputs)).build()
+
+
+def definition(sdk_pipeline: SdkPipeline) -> str:
+    """The SDK's definition with keys sorted and indented: the same spec and inputs give the same bytes."""
+    with config_validated_once():
+        text = sdk_pipeline.definition()
+    return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def compile(pipeline: spec.Pipeline, inputs: CompileInputs | None = None) -> str:  # noqa: A001 - the brief's name
-    """The definition JSON: keys sorted and indented, so the same spec and inputs give the same bytes."""
-    definition = json.loads(build(pipeline, inputs).definition())
-    return json.dumps(definition, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The definition JSON of a spec pipeline."""
+    return definition(build(pipeline, inputs))
 
 
 def parameter_names(definition: Mapping[str, Any]) -> list[str]:

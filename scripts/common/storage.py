@@ -95,6 +95,10 @@ def read_json(path: Path) -> Any | None:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset {exc.start})") from None
+    except OSError as exc:  # a directory where the file should be, unreadable permissions
+        raise ConfigError(f"{path}: unreadable ({exc.strerror or exc})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -6,14 +6,15 @@ import http.client
 import json
 import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import client
+from controlplane_store_worker import register_directly
 
-from localrun.controlplane.db import Store
 
 SPEC = {"Containers": [{"Image": "123.dkr.ecr.us-east-1.amazonaws.com/steps-train:1", "ModelDataUrl": "file:///m.tar.gz"}],
         "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["application/json"]}
@@ -47,24 +48,12 @@ def test_racing_registrations_get_unique_gapless_versions(plane, sm):
     assert [p["ModelPackageVersion"] for p in listed] == list(range(1, 31))
 
 
-def _register_directly(path: str, count: int, queue) -> None:
-    store = Store(path)
-    queue.put([store.add_package("shared", lambda version, now: {"ModelPackageVersion": version})["ModelPackageVersion"]
-               for _ in range(count)])
-
-
 def test_processes_sharing_the_database_allocate_versions_without_gaps(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    processes = [context.Process(target=_register_directly, args=(str(tmp_path / "state.db"), 15, queue))
-                 for _ in range(3)]
-    for process in processes:
-        process.start()
-    versions = sorted(v for _ in processes for v in queue.get(timeout=120))
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-    assert versions == list(range(1, 46))
+    path = str(tmp_path / "state.db")
+    # A pool re-raises a worker's exception here instead of leaving a queue waiting for it.
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        batches = list(pool.map(register_directly, [path] * 3, [15] * 3, timeout=240))
+    assert sorted(v for batch in batches for v in batch) == list(range(1, 46))
 
 
 def test_approval_updates_and_the_latest_approved_lookup(sm):

@@ -66,7 +66,7 @@ def run(out_dir: Path) -> None:
     inputs = CompileInputs()
     boto_session = boto3.Session(aws_access_key_id="compile", aws_secret_access_key="compile", region_name=inputs.region)
     boto_session.events.register("before-send", lambda request, **_: sent.append(request.url))
-    hooked = sagemaker.build(spec.CLASSIFIER, inputs, sagemaker.offline_session(inputs, boto_session)).definition()
+    hooked = sagemaker.definition(sagemaker.build(spec.CLASSIFIER, inputs, sagemaker.offline_session(inputs, boto_session)))
 
     cli(out_dir / "default.json")
     cli(out_dir / "account.json", *ACCOUNT_OPTIONS)

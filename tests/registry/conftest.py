@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -57,8 +58,14 @@ def _limits(shape, value, where: str, errors: list[str]) -> None:
             _limits(shape.value, item, f"{where}[{key}]", errors)
 
 
+@functools.lru_cache(maxsize=None)
+def service_model(service: str):
+    """Parsed once: the SageMaker model is megabytes of JSON, and every recorded request is checked."""
+    return botocore.session.get_session().get_service_model(service)
+
+
 def validation_errors(service: str, operation: str, params: dict) -> list[str]:
-    model = botocore.session.get_session().get_service_model(service)
+    model = service_model(service)
     shape = model.operation_model(operation).input_shape
     report = ParamValidator().validate(params, shape)
     errors = [report.generate_report()] if report.has_errors() else []

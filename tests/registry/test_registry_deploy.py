@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from common.errors import ConfigError
 from registry import deployment, packages
@@ -122,9 +122,10 @@ def _endpoint(status, config, reason=None):
 
 
 def _stub_update(stub, final):
+    # expected_params None: any parameters; the Stubber still validates them against the service model
     stub.add_response("describe_endpoint", _endpoint("InService", "old-config"), {"EndpointName": "lending-live"})
-    stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/new"}, ANY)
-    stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/new"}, ANY)
+    stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/new"}, None)
+    stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/new"}, None)
     expected_update = {
         "EndpointName": "lending-live", "EndpointConfigName": "lending-live-v1-20261129120000",
         "DeploymentConfig": {
@@ -180,9 +181,9 @@ def test_a_failed_creation_reports_the_failure_reason(clients, archive, tmp_path
     package = put_package(clients, archive)
     with Stubber(clients.sagemaker) as stub:
         stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint 'lending-live'.")
-        stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}, ANY)
-        stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/c"}, ANY)
-        stub.add_response("create_endpoint", {"EndpointArn": _endpoint("", "")["EndpointArn"]}, ANY)
+        stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}, None)
+        stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/c"}, None)
+        stub.add_response("create_endpoint", {"EndpointArn": _endpoint("", "")["EndpointArn"]}, None)
         stub.add_response("describe_endpoint", _endpoint("Failed", "c", reason="ping health check failed: 503"),
                           {"EndpointName": "lending-live"})
         with pytest.raises(DeploymentFailed, match="is Failed: ping health check failed: 503"):
