@@ -12,8 +12,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +72,20 @@ def _compile(args: argparse.Namespace, real_values: bool = False) -> tuple[spec.
     inputs = compile_inputs(args, pipeline)
     if real_values and inputs.placeholders:
         raise ConfigError(f"upsert needs real values, not placeholders: {', '.join(inputs.placeholders)}")
-    try:
-        from . import sagemaker as compiler
-    except ImportError as error:
-        raise ConfigError(
-            f"the SageMaker Python SDK is not importable here ({error}): it lives in its own environment, "
-            "`make pipelines-setup`, then run `.venv-pipelines/bin/python -m pipelines ...` (or `make pipeline-definition`)"
-        ) from None
-    definition = compiler.compile(pipeline, inputs)
+    # The SDK logs its config search to stdout (where a definition may be going) and warns about v3 on
+    # every object: keep stdout for the definition and stderr for what the user must act on.
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from . import sagemaker as compiler
+        except ImportError as error:
+            raise ConfigError(
+                f"the SageMaker Python SDK is not importable here ({error}): it lives in its own environment, "
+                "`make pipelines-setup`, then run `.venv-pipelines/bin/python -m pipelines ...` (or `make pipeline-definition`)"
+            ) from None
+        definition = compiler.compile(pipeline, inputs)
     validate.check(definition)
     return pipeline, inputs, definition
 

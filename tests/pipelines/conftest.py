@@ -24,7 +24,7 @@ def pipelines_python() -> Path:
 
 
 def run_pipelines_python(args: list[str], cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(pipelines_python()), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+    return subprocess.run([str(pipelines_python()), *args], cwd=cwd, capture_output=True, text=True, timeout=1800,
                           env={**os.environ, **(env or {})})
 
 

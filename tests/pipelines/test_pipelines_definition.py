@@ -290,7 +290,7 @@ def test_account_options_become_parameters_and_request_fields(compiled):
 
 
 def test_image_uris_default_to_the_builds_image_uris_json(compiled):
-    from tests.pipelines.pipelines_compile_all import IMAGE_URIS as uris
+    from tests.pipelines.pipelines_fixtures import IMAGE_URIS as uris
 
     definition = json.loads(compiled["image-uris"])  # compiled where the build wrote image-uris.json
     parameters = parameters_of(definition)
