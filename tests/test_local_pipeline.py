@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Whole pipelines (the cache fixture runs three): past the default per-test timeout on a loaded machine.
+pytestmark = pytest.mark.timeout(2400)
+
 REPO = Path(__file__).resolve().parents[1]
 PENGUINS = REPO / "tests" / "data" / "penguins.csv"
 

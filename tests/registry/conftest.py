@@ -128,7 +128,7 @@ def clients(moto_url, monkeypatch):
     from registry.client import make_clients
 
     request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
+    urllib.request.urlopen(request, timeout=120).read()  # a loaded machine answers slowly
     made = make_clients(moto_url, REGION, max_attempts=1)
     recorder = Recorder()
     for client in (made.sagemaker, made.s3, made.autoscaling):

@@ -177,6 +177,7 @@ def test_latest_approved_reads_every_page_and_breaks_time_ties_by_version(client
         stub.add_response("describe_model_package", {
             "ModelPackageName": GROUP, "ModelPackageArn": _summary(3, same)["ModelPackageArn"], "CreationTime": same,
             "ModelPackageStatus": "Completed", "ModelPackageVersion": 3,
+            "ModelPackageStatusDetails": {"ValidationStatuses": []},  # required in the response shape
         }, {"ModelPackageName": _summary(3, same)["ModelPackageArn"]})
         champion = packages.latest_approved(sm, GROUP)
         stub.assert_no_pending_responses()

@@ -103,4 +103,4 @@ def test_register_then_approve_then_deploy_as_steps(clients, moto_url, model_dir
 
 def test_register_step_names_a_missing_parameter(tmp_path, moto_url):
     code, message = run_step("register.py", tmp_path / "tree", {"image_uri": "x"}, moto_url)
-    assert code == 2 and "model_package_group" in message
+    assert code == 2 and "--model-package-group' is required" in message

@@ -55,7 +55,7 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def wait_until(condition, what: str, timeout: float = 30) -> None:
+def wait_until(condition, what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -88,7 +88,7 @@ class Server:
         except OSError:
             return None
 
-    def wait_for(self, status: int, timeout: float = 60) -> None:
+    def wait_for(self, status: int, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ping() == status:
