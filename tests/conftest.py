@@ -64,3 +64,12 @@ def model_dir(tmp_path_factory, lending_split) -> Path:
     directory = tmp_path_factory.mktemp("model")
     artifact.save(directory, fitted.pipeline, sch, fitted.threshold, test.head(3))
     return directory
+
+
+@pytest.fixture(scope="session")
+def cached_runs(tmp_path_factory):
+    """Three local runs of penguins in one work dir (tests/local_runs.py): (work dir, [(summary, run dir)])."""
+    from tests.local_runs import penguin_runs
+
+    work = tmp_path_factory.mktemp("cache")
+    return work, penguin_runs(work)

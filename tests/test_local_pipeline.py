@@ -1,4 +1,6 @@
-"""The whole local pipeline, as `make run` runs it, on the default data and on another schema."""
+"""The whole local pipeline, as `make run` runs it, on the default data and on another schema.
+
+The penguins runs that several tests read are the session's `cached_runs` (tests/conftest.py)."""
 
 import json
 import subprocess
@@ -7,22 +9,11 @@ from pathlib import Path
 
 import pytest
 
-# Whole pipelines (the cache fixture runs three): past the default per-test timeout on a loaded machine.
+from tests.local_runs import PENGUIN_ARGS, PENGUINS, REPO, run_pipeline, summary_of
+
+# Whole pipelines (the session's cached_runs fixture runs three): past the default per-test timeout
+# on a loaded machine.
 pytestmark = pytest.mark.timeout(2400)
-
-REPO = Path(__file__).resolve().parents[1]
-PENGUINS = REPO / "tests" / "data" / "penguins.csv"
-
-
-def run_pipeline(work: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "localrun", "--work-dir", str(work), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=1800,
-    )
-
-
-def summary_of(work: Path) -> dict:
-    return json.loads((work / "latest" / "summary.json").read_text())
 
 
 @pytest.mark.slow
@@ -46,11 +37,10 @@ def test_default_dataset_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_another_schema_runs_by_changing_only_target_and_label(tmp_path):
+def test_another_schema_runs_by_changing_only_target_and_label(cached_runs):
     # penguins: target 'sex' (female/male), categorical species and island, NA values, rows without a target
-    result = run_pipeline(tmp_path, "--data", str(PENGUINS), "--target", "sex", "--positive-label", "female")
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = summary_of(tmp_path)
+    _, runs = cached_runs
+    summary, _ = runs[0]
     assert summary["test_auc"] > 0.8  # sex is well predicted by body measurements
     cleaned = Path(summary["outputs"]["cleaned"])
     report = json.loads((cleaned / "report-algo-1.json").read_text())
@@ -66,24 +56,9 @@ def test_a_failing_step_stops_the_pipeline_and_says_why(tmp_path):
     assert not (tmp_path / "latest" / "summary.json").exists()
 
 
-PENGUIN_ARGS = ("--data", str(PENGUINS), "--target", "sex", "--positive-label", "female", "-p", "n_estimators=20")
-
-
 def step_statuses(run_dir: Path) -> dict[str, str]:
     manifest = json.loads((run_dir / "lineage.json").read_text())
     return {entry["step"]: entry["status"] for entry in manifest["steps"]}
-
-
-@pytest.fixture(scope="module")
-def cached_runs(tmp_path_factory):
-    """The same pipeline three times: first, unchanged, then with one hyperparameter changed."""
-    work = tmp_path_factory.mktemp("cache")
-    runs = []
-    for extra in ((), (), ("-p", "learning_rate=0.1")):
-        result = run_pipeline(work, *PENGUIN_ARGS, *extra)
-        assert result.returncode == 0, result.stderr[-2000:]
-        runs.append((summary_of(work), (work / "latest").resolve()))
-    return work, runs
 
 
 @pytest.mark.slow

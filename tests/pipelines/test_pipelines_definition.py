@@ -193,23 +193,14 @@ def test_the_gate_compares_the_evaluation_files_json_path_with_the_floor_paramet
 
 
 @pytest.fixture(scope="module")
-def produced_evaluation(tmp_path_factory) -> Path:
-    """evaluation.json as the real steps produce it (localrun, penguins, 20 trees)."""
-    import subprocess
-    import sys
-
-    work = tmp_path_factory.mktemp("run")
-    penguins = REPO / "tests" / "data" / "penguins.csv"
-    result = subprocess.run(
-        [sys.executable, "-m", "localrun", "--work-dir", str(work), "--data", str(penguins), "--target", "sex",
-         "--positive-label", "female", "-p", "n_estimators=20"],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((work / "latest" / "summary.json").read_text())
+def produced_evaluation(cached_runs) -> Path:
+    """evaluation.json as the real steps produce it (the session's first local run: penguins, 20 trees)."""
+    _, runs = cached_runs
+    summary, _ = runs[0]
     return Path(summary["outputs"]["evaluation"])
 
 
+@pytest.mark.timeout(2400)  # may be the first to need the session's local runs
 def test_the_gates_json_path_resolves_in_the_evaluation_file_the_real_step_writes(definition, produced_evaluation):
     steps = steps_by_name(definition)
     (property_file,) = steps["evaluation"]["PropertyFiles"]
