@@ -15,7 +15,9 @@ import hashlib
 import io
 import json
 import os
+import sys
 import tempfile
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -67,6 +69,60 @@ def remove_temporaries(directory: Path) -> list[Path]:
 def write_bytes(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def intern_strings(root: Any) -> None:
+    """Make every equal string in an object graph one object (sys.intern), in place.
+
+    Pickle writes a string once per object, and which equal strings are one object depends on
+    the process's history: a tree built by sklearn shares the interned 'max_depth', a tree
+    restored from a checkpoint holds its own copy. So a resumed model pickled to other bytes than
+    an uninterrupted one although every value is equal. With every string interned the bytes
+    depend on the values alone, and equal models have equal SHA-256s. Tuples holding strings are
+    rebuilt (once each, so shared ones stay shared); objects without a __dict__ keep theirs.
+    """
+    import numpy as np
+
+    seen: set[int] = set()
+    rebuilt: dict[int, tuple] = {}
+    stack = [root]
+
+    def canon(value: Any) -> Any:
+        if type(value) is str:
+            return sys.intern(value)
+        if type(value) is tuple:
+            if id(value) not in rebuilt:
+                rebuilt[id(value)] = tuple(canon(v) for v in value)
+            return rebuilt[id(value)]
+        stack.append(value)
+        return value
+
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            items = list(node.items())
+            node.clear()
+            node.update((canon(k), canon(v)) for k, v in items)
+        elif isinstance(node, list):
+            node[:] = [canon(v) for v in node]
+        elif isinstance(node, np.ndarray) and node.dtype == object:
+            for index in np.ndindex(node.shape):
+                node[index] = canon(node[index])
+        elif isinstance(getattr(node, "__dict__", None), dict):
+            stack.append(node.__dict__)
+
+
+def stable_joblib_bytes(obj: Any) -> bytes:
+    """joblib bytes of `obj` that depend on its values, not on how this process came to hold it."""
+    import joblib
+
+    intern_strings(obj)
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -20,7 +20,7 @@ def change_status(sm, ref: str, to: str, reason: str, who: str, audit_file: Path
     if before == to:
         raise ConfigError(f"{arn} is already {to}")
     change = f"{before} to {to} by {who}"
-    sm.update_model_package(**packages.status_request(arn, to, f"{who}: {reason}", change))
+    sm.update_model_package(**packages.status_request(package, to, f"{who}: {reason}", change))
     return audit.append(audit_file, {
         "who": who, "package_arn": arn, "group": package.get("ModelPackageGroupName"),
         "version": package.get("ModelPackageVersion"), "from": before, "to": to, "reason": reason,

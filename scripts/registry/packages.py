@@ -103,13 +103,19 @@ def package_request(
     return request
 
 
-def status_request(arn: str, status: str, reason: str, change: str) -> dict:
-    """UpdateModelPackage for a person's decision: the reason in ApprovalDescription, the change in metadata."""
+def status_request(package: dict, status: str, reason: str, change: str) -> dict:
+    """UpdateModelPackage for a person's decision: the reason in ApprovalDescription, the change in metadata.
+
+    The package's metadata goes back whole with the change added: the service merges the keys
+    sent into the package's, but moto replaces them all, and a package without its
+    artifact-sha256 is one that deploy refuses to trust.
+    """
+    properties = {**package.get("CustomerMetadataProperties", {}), LAST_STATUS_CHANGE: metadata_value(change)}
     return {
-        "ModelPackageArn": arn,
+        "ModelPackageArn": package["ModelPackageArn"],
         "ModelApprovalStatus": status,
         "ApprovalDescription": reason[:1024],
-        "CustomerMetadataProperties": {LAST_STATUS_CHANGE: metadata_value(change)},
+        "CustomerMetadataProperties": properties,
     }
 
 

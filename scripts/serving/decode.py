@@ -367,7 +367,8 @@ class Decoder:
         kind = array.type
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) \
                 or pa.types.is_null(kind):
-            return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            # safe=False: an integer beyond 2**53 becomes the nearest float, as the same number in CSV or JSON does
+            return array.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         if _is_text(kind):
             return _arrow_numbers(array.cast(pa.string()), column)
         raise RequestError(400, f"column '{column}' has type {kind}; expected numbers")

@@ -92,6 +92,11 @@ def test_serving_container_answers_and_refuses_clearly(tmp_path, docker_engine, 
     model_tar = pipeline_runs["process"][0] / "s3" / "train" / "model" / "model.tar.gz"
     test = pd.read_parquet(pipeline_runs["process"][0] / "s3" / "feature" / "test" / "test.parquet")
     with local_endpoint(docker_engine, model_tar, tmp_path / "serve") as url:
+        # the container runs the server and its worker, nothing else (no shell, sshd or cron)
+        [container] = [c for c in docker_engine.client.containers.list() if c.attrs["Config"].get("Cmd") == ["serve"]
+                       and str(tmp_path / "serve") in str(c.attrs["HostConfig"].get("Binds"))]
+        processes = container.top(ps_args="-o pid,comm")["Processes"]
+        assert 1 <= len(processes) <= 3 and {p[1] for p in processes} <= {"serve", "python3", "gunicorn"}, processes
         schema = json.loads((tmp_path / "serve" / "model" / "metadata.json").read_text())["schema"]
         rows = test.head(3)[schema["numeric"] + schema["categorical"]]
         assert len(score_rows(url, rows)) == 3

@@ -103,3 +103,35 @@ def test_extract_names_a_corrupt_archive(tmp_path):
     (tmp_path / "model.tar.gz").write_bytes(b"not a tar")
     with pytest.raises(DataError, match="not a readable tar archive"):
         modeltar.extract(tmp_path / "model.tar.gz", tmp_path / "out")
+
+
+class Holder:
+    def __init__(self, names):
+        self.names = names
+        self.pairs = [(name, i) for i, name in enumerate(names)]
+
+
+def test_equal_objects_whose_strings_are_shared_differently_give_equal_bytes():
+    """As a model restored from a checkpoint holds its own copies of strings a freshly built one shares."""
+    import io
+
+    import joblib
+    import numpy as np
+
+    from common.storage import stable_joblib_bytes
+
+    shared = "".join(["feat", "ure"])  # built at run time: not interned
+    one = Holder([shared, shared, "".join(["x", "y"])])
+    one.array = np.array([shared, "xy"], dtype=object)
+    copies = Holder(["".join(["feat", "ure"]) for _ in range(2)] + ["".join(["x", "y"])])
+    copies.array = np.array(["".join(["feat", "ure"]), "".join(["x", "y"])], dtype=object)
+
+    def plain(obj):
+        buffer = io.BytesIO()
+        joblib.dump(obj, buffer)
+        return buffer.getvalue()
+
+    assert plain(one) != plain(copies)  # what made a resumed model's SHA-256 differ
+    assert stable_joblib_bytes(one) == stable_joblib_bytes(copies)
+    restored = joblib.load(io.BytesIO(stable_joblib_bytes(copies)))
+    assert restored.names == one.names and restored.pairs == one.pairs and list(restored.array) == list(one.array)

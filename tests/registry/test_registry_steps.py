@@ -49,8 +49,6 @@ def command(moto_url, audit_file, *argv) -> str:
     return out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason="open defect (issue 8): after the approval command sets Approved (show "
-                   "reads it back), deploy's ListModelPackages(ModelApprovalStatus=Approved) against moto finds none")
 def test_register_then_approve_then_deploy_as_steps(clients, moto_url, model_dir, test_rows, tmp_path):
     value = score(model_dir, test_rows)
     tree = register_tree(tmp_path, model_dir, test_rows, value)
@@ -87,6 +85,8 @@ def test_register_then_approve_then_deploy_as_steps(clients, moto_url, model_dir
     shown = json.loads(command(moto_url, audit_file, "show", decision["model_package_arn"]))
     assert shown["status"] == "Approved" and shown["reason"] == "ana: reviewed the report"
     assert shown["properties"]["last-status-change"] == "PendingManualApproval to Approved by ana"
+    # the decision adds to the package's metadata: the artifact's SHA-256, which deploy checks, stays
+    assert shown["properties"]["artifact-sha256"] == decision["artifact_sha256"]
     assert len(shown["history"]) == 1
 
     # one command deploys it
@@ -106,3 +106,29 @@ def test_register_then_approve_then_deploy_as_steps(clients, moto_url, model_dir
 def test_register_step_names_a_missing_parameter(tmp_path, moto_url):
     code, message = run_step("register.py", tmp_path / "tree", {"image_uri": "x"}, moto_url)
     assert code == 2 and "--model-package-group' is required" in message
+
+
+def test_credentials_never_reach_logs_outputs_or_the_registry(clients, moto_url, model_dir, test_rows, tmp_path):
+    """Planted credentials (as an instance role's would be in the environment) appear nowhere the steps write:
+    stdout, stderr, the failure message, the decision file or the package's metadata; a failing call included."""
+    planted = {"AWS_ACCESS_KEY_ID": "AKIAPLANTEDKEY000001", "AWS_SECRET_ACCESS_KEY": "planted/secret+" + "s" * 25,
+               "AWS_SESSION_TOKEN": "planted-session-token-" + "t" * 40}
+    tree = register_tree(tmp_path, model_dir, test_rows, score(model_dir, test_rows))
+    args = {"model_package_group": "secrets-check", "image_uri": "sagemaker-steps-train:latest", "auto_approve": "false"}
+    deploy_args = {"model_package_group": "no-such-group", "endpoint_name": "x", "poll": 0}
+    written, codes = [], []
+    for script, step_tree, step_args in (("register.py", tree, args), ("deploy.py", tmp_path / "deploy", deploy_args)):
+        env = {**os.environ, **planted, "SAGEMAKER_BASE_DIR": str(step_tree), "SAGEMAKER_ENDPOINT_URL": moto_url}
+        argv = [sys.executable, str(REPO / "scripts" / script)] + [f"--{k}={v}" for k, v in step_args.items()]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        written += [done.stdout, done.stderr]
+        codes.append(done.returncode)
+        written += [p.read_text(errors="replace") for p in step_tree.rglob("*")
+                    if p.is_file() and p.suffix in ("", ".json", ".jsonl", ".txt", ".log")]
+    assert codes == [0, 2], written  # registered; deploy refused (no such group), with its message written
+    assert "no-such-group" in (tmp_path / "deploy" / "output" / "message").read_text()
+    [summary] = clients.sagemaker.list_model_packages(ModelPackageGroupName="secrets-check")["ModelPackageSummaryList"]
+    package = clients.sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+    written.append(json.dumps(package, default=str))
+    for name, value in planted.items():
+        assert not [text for text in written if value in text], f"{name} leaked"

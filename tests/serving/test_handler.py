@@ -151,6 +151,18 @@ def test_parquet_with_dictionary_encoded_categories(handler, model, rows):
     assert_scores(handler.invocations("application/x-parquet", "text/csv", sink.getvalue()), model, rows.head(300))
 
 
+def test_integers_beyond_float_precision_score_as_the_same_number_in_csv(handler, model, rows):
+    """An int64 past 2**53 has no exact float64; it scores as the nearest float, as its CSV text does."""
+    frame = rows.head(3).copy()
+    frame["annual_inc"] = [10**18, 2**53 + 1, 50_000]
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    from_parquet = handler.invocations("application/x-parquet", None, sink.getvalue())
+    from_csv = handler.invocations("text/csv", None, frame.to_csv(index=False).encode())
+    assert from_parquet.status == 200, from_parquet.body
+    assert from_parquet.body == from_csv.body
+
+
 # -- accept ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("accept,content_type", [

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serve_process import Server, request, serving_tree
+from serve_process import Server, request, serving_tree, wait_until
 
 pytestmark = pytest.mark.hardening
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
@@ -59,8 +59,9 @@ def test_serving_soak(tmp_path, model_dir, model, rows):
     server = Server(serving_tree(tmp_path, model_dir), SAGEMAKER_MAX_PAYLOAD_IN_MB="1")
     try:
         server.wait_for(200)
+        # /ping answers once one worker serves; gunicorn forks the second a moment later
+        wait_until(lambda: len(children(server.process.pid)) == 2, "both workers forked")
         workers = children(server.process.pid)
-        assert len(workers) == 2
         mix = requests_mix(rows, model.schema.features)
         weights = [m[0] for m in mix]
         results, failures = [], []

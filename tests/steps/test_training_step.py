@@ -81,6 +81,8 @@ def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_model(tmp_path, e
     test = lending_split[3]
     assert np.array_equal(resumed.predict_proba(test), fresh.predict_proba(test))
     assert resumed.metadata["history"] == fresh.metadata["history"]
+    # the same bytes, not only the same predictions: registry and lineage key models by SHA-256
+    assert resumed.metadata["model_sha256"] == fresh.metadata["model_sha256"]
 
 
 def test_a_checkpoint_from_another_run_is_refused(tmp_path, engine, prepared):

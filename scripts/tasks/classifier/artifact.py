@@ -22,7 +22,7 @@ import pandas as pd
 import sklearn
 
 from common.errors import DataError, StepError
-from common.storage import atomic_path, remove_temporaries, sha256_file, write_json
+from common.storage import remove_temporaries, sha256_file, stable_joblib_bytes, write_bytes, write_json
 
 from .schema import Schema
 
@@ -109,8 +109,7 @@ def save(
     model_dir = Path(model_dir)
     remove_temporaries(model_dir)  # a killed earlier attempt's half-written files must not be packed
     model_path = model_dir / MODEL_FILE
-    with atomic_path(model_path) as tmp:
-        joblib.dump(pipeline, tmp)
+    write_bytes(model_path, stable_joblib_bytes(pipeline))  # equal models, equal SHA-256
     sample = sample_rows.loc[:, list(schema.features)].astype(object)
     metadata = {
         "format_version": FORMAT_VERSION,
