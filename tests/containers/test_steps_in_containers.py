@@ -78,10 +78,8 @@ def test_docker_stop_checkpoints_training_through_the_toolkit(tmp_path, docker_e
         deadline = time.monotonic() + 120
         while not list((tree / "checkpoints").glob("checkpoint-*.joblib")) and time.monotonic() < deadline:
             time.sleep(0.1)
-        started = time.monotonic()
-        container.stop(timeout=30)  # SIGTERM, as StopTrainingJob and spot interruptions send
-        assert time.monotonic() - started < 15
-        assert container.wait()["StatusCode"] == 1  # script 143, reported by the toolkit as 1
+        container.stop(timeout=60)  # SIGTERM, as StopTrainingJob and spot interruptions send; SIGKILL after 60 s
+        assert container.wait()["StatusCode"] == 1  # script 143, reported by the toolkit as 1 (a SIGKILL gives 137)
     finally:
         container.remove(force=True)
     assert (tree / "output" / "failure").read_text().startswith("stopped by SIGTERM after stage")

@@ -58,9 +58,8 @@ def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_model(tmp_path, e
     while not list((tree / "checkpoints").glob("checkpoint-*.joblib")) and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
-    stopped_at = time.monotonic()
-    assert process.wait(timeout=20) == 1  # the script exits 143; the toolkit reports 1
-    assert time.monotonic() - stopped_at < 10
+    # it stops at the next stage boundary (seconds when idle); the bound only catches a hang
+    assert process.wait(timeout=180) == 1  # the script exits 143; the toolkit reports 1
     reason = (tree / "output" / "failure").read_text()
     assert reason.startswith("stopped by SIGTERM after stage") and "resumes it" in reason
     assert not (tree / "model" / "model.joblib").exists()
