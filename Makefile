@@ -7,7 +7,6 @@ PYTHON ?= $(VENV)/bin/python
 READY := $(VENV)/.ready
 WORK ?= work
 ENGINE ?= process
-PORT ?= 8080
 
 # Values reach the shell single-quoted, so labels such as >50K, spaces and quotes pass unchanged.
 q = '$(subst ','\'',$(1))'
@@ -19,7 +18,7 @@ RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
-.PHONY: setup run test test-unit test-containers hardening serve runs lineage bench clean
+.PHONY: setup run test test-unit test-containers hardening serve endpoints stop-endpoints delete-endpoint runs lineage bench clean
 
 setup: $(READY)
 
@@ -51,9 +50,20 @@ test-containers: $(READY)
 hardening: $(READY)
 	$(PYTHON) -m pytest -m hardening
 
-# The model of the latest `make run`, as an endpoint serves it, on 127.0.0.1:$(PORT) until Ctrl-C.
+# What deploy deployed, served by the local control plane (it outlives `make run`): its URL, and how to stop it.
 serve: $(READY)
-	$(PYTHON) -m localrun.serve --work-dir $(call q,$(WORK)) --port $(call q,$(PORT))
+	@$(PYTHON) -m localrun.serve --work-dir $(call q,$(WORK)) --engine $(call q,$(ENGINE))
+
+# The local endpoints: list them; stop the control plane and every endpoint it hosts (they come back with
+# `make serve`); delete one with what belongs to it: make delete-endpoint ENDPOINT=classifier
+endpoints: $(READY)
+	@$(PYTHON) -m localrun.controlplane endpoints --state-dir $(call q,$(WORK)/controlplane)
+
+stop-endpoints: $(READY)
+	@$(PYTHON) -m localrun.controlplane stop --state-dir $(call q,$(WORK)/controlplane)
+
+delete-endpoint: $(READY)
+	@$(PYTHON) -m localrun.controlplane delete-endpoint $(call q,$(if $(ENDPOINT),$(ENDPOINT),classifier)) --state-dir $(call q,$(WORK)/controlplane)
 
 # Local runs and what made a model: make lineage MODEL=<model.tar.gz or SHA-256>
 runs: $(READY)
@@ -67,6 +77,8 @@ bench: $(READY)
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
 
 clean:
+	@# the control plane and its endpoints live in $(WORK)/controlplane: stop them before their state goes
+	-@test ! -x $(PYTHON) || $(PYTHON) -m localrun.controlplane stop --state-dir $(call q,$(WORK)/controlplane) >/dev/null
 	rm -rf $(WORK) .pytest_cache
 
 # ---- the SageMaker Pipeline definition (the SDK lives in its own venv: it needs protobuf<7) ----

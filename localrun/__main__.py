@@ -1,6 +1,12 @@
 """`python -m localrun`: a pipeline of the spec, run locally as SageMaker runs it.
 
     python -m localrun [--data FILE --target COL --positive-label L] [-p key=value] [--from STEP] [--no-cache]
+
+After the gate, register and deploy talk to the local control plane (started on first use, state
+under WORK_DIR/controlplane): the run prints the gate's decision and the endpoint's URL, and the
+endpoint keeps serving after the run, as a real one does; `python -m localrun.controlplane stop
+--state-dir WORK_DIR/controlplane` stops it (`make stop-endpoints`).
+
     python -m localrun runs                 every run: status, gate value, model SHA-256
     python -m localrun lineage MODEL        which run, data, code and parameters made this model
                                             (a model.tar.gz path or its SHA-256)
@@ -21,12 +27,14 @@ from common.storage import sha256_file
 from pipeline import spec
 
 from . import lineage
+from .controlplane import ensure_running
 from .cache import StepCache, prefix_files, prefix_sha256
 from .engines import REPO, ProcessEngine
-from .pipeline import GateFailed, RunConfig, run_pipeline, score_on_endpoint, step_arguments, summarize
+from .pipeline import GateFailed, RunConfig, local_account, run_pipeline, smoke_test_endpoint, step_arguments, summarize
 from .runner import LocalSession, StepFailed
 
 PIPELINE = spec.CLASSIFIER
+LOCAL_IMAGES = {spec.TRAIN_IMAGE: "sagemaker-steps-train:latest", spec.PROCESS_IMAGE: "sagemaker-steps-process:latest"}
 DEFAULT_DATA = (REPO / PIPELINE.parameter("InputData").default).resolve()
 
 
@@ -64,6 +72,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--no-cache", action="store_true", help="run every step again")
     args = parser.parse_args(argv)
     args.work_dir = args.work_dir.resolve()
+    args.state_dir = args.work_dir / "controlplane"
     data = args.data.resolve()
     if not data.exists():
         parser.error(f"--data {args.data}: no such file or folder")
@@ -77,6 +86,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     for name, value in (("InputData", str(data)), ("Target", args.target), ("PositiveLabel", args.positive_label)):
         if value is not None:
             parameters[name] = value
+    if not parameters.get("DataCaptureS3Uri"):  # the local control plane captures to a folder
+        parameters["DataCaptureS3Uri"] = (args.work_dir / "data-capture").as_uri()
     arguments: dict[str, dict] = {}
     for key, value in _pairs(args.set, "--set", parser).items():
         step, _, name = key.partition(".")
@@ -87,6 +98,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
         arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
         rerun_from=args.rerun_from, use_cache=not args.no_cache,
     )
+    config.control_plane = lambda: ensure_running(args.state_dir, args.engine)
     try:
         values = config.values()
         for step in PIPELINE.steps:
@@ -114,6 +126,11 @@ def run(argv: list[str]) -> int:
     runs = args.work_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))  # unique per run
+    config.account = local_account(getattr(engine, "images", None) or LOCAL_IMAGES)
+    version = lineage.git_version(REPO)
+    if version["git_commit"]:  # into the package's metadata, as the cloud build would put it
+        commit = version["git_commit"] + ("-dirty" if version["dirty"] else "")
+        config.arguments.setdefault("register", {}).setdefault("git_commit", commit)
     values = config.values()
     data_prefix = Path(values["InputData"])
     record = lineage.Recorder(run_dir, {
@@ -136,7 +153,9 @@ def run(argv: list[str]) -> int:
     try:
         results = run_pipeline(config, session)
         summary = summarize(results, run_dir, started)
-        summary["endpoint_predictions"] = score_on_endpoint(session, results)
+        deployment = summary["deployment"]
+        if deployment and deployment.get("url"):
+            summary["endpoint_predictions"] = smoke_test_endpoint(results, deployment)
         summary["wall_seconds"] = round(time.perf_counter() - started, 2)
     except (StepFailed, GateFailed, Interrupted) as failure:
         record.finish("stopped" if isinstance(failure, Interrupted) else "failed", error=str(failure))
@@ -154,7 +173,23 @@ def run(argv: list[str]) -> int:
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
+    print_decision(summary, args.state_dir)
     return 0
+
+
+def print_decision(summary: dict, state_dir: Path) -> None:
+    """The gate's decision and what serves now: a challenger that is not approved is a result, not a failure."""
+    decision, deployment = summary.get("registration"), summary.get("deployment")
+    if decision:
+        new = "registered" if decision.get("registered", True) else "already registered"
+        print(f"REGISTRY {decision['status']}: {decision['model_package_arn']} ({new}): {decision['reason']}")
+    if deployment and deployment.get("url"):
+        print(f"ENDPOINT {deployment['endpoint_name']} {deployment['action']}, serving "
+              f"{deployment['model_package_arn']}: {deployment['url']}")
+        print(f"  it keeps serving after this run; stop it with: "
+              f"python -m localrun.controlplane stop --state-dir {state_dir}  (make stop-endpoints)")
+    elif deployment:
+        print(f"ENDPOINT none: {deployment.get('reason')}")
 
 
 def _point_latest(work_dir: Path, run_dir: Path) -> None:

@@ -1,6 +1,8 @@
 """A pipeline spec, run as SageMaker Pipelines runs it: steps in order, each fed by the outputs it
 names, the gate (a ConditionStep on evaluation.json), and the steps that follow a passing model.
 
+Steps that call the SageMaker API (register, deploy) talk to the local control plane: the runner
+starts it before the first of them and gives them `--backend local --endpoint_url <its URL>`.
 Reads only what S3 would hold: each step's uploaded outputs, never another job's /opt/ml tree.
 """
 
@@ -10,9 +12,11 @@ import json
 import shutil
 import tarfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pipeline import evaluation_file, spec
 
@@ -35,6 +39,9 @@ class RunConfig:
     instance_counts: dict[str, int] = field(default_factory=dict)
     rerun_from: str | None = None  # this step and every later one run again
     use_cache: bool = True
+    # the local control plane's URL, started on first use; None: steps that call the SageMaker API are skipped
+    control_plane: Callable[[], str] | None = None
+    account: dict[str, str] = field(default_factory=dict)  # Step.bind_account values: "role", "image:<role>"
 
     def values(self) -> dict[str, Any]:
         unknown = sorted(set(self.parameters) - set(self.pipeline.defaults()))
@@ -43,12 +50,29 @@ class RunConfig:
         return {**self.pipeline.defaults(), **self.parameters}
 
 
-def step_arguments(step: spec.Step, values: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """What the step is given: its bound pipeline parameters, then extra arguments."""
+LOCAL_ROLE = "arn:aws:iam::000000000000:role/local-sagemaker"  # the local control plane assumes no role
+# A fleet bakes for minutes before the old one goes; one local endpoint process is watched for seconds.
+LOCAL_API_ARGUMENTS = {"deploy": {"wait_interval": 2, "termination_wait": 2, "poll": 0.5, "timeout": 600}}
+
+
+def local_account(images: dict[str, str]) -> dict[str, str]:
+    """The account values (Step.bind_account) of a local run: the images as the engine names them."""
+    return {spec.ACCOUNT_ROLE: LOCAL_ROLE, **{spec.ACCOUNT_IMAGE + role: uri for role, uri in images.items()}}
+
+
+def step_arguments(step: spec.Step, values: dict[str, Any], extra: dict[str, Any],
+                   account: dict[str, str] | None = None, api_url: str | None = None) -> dict[str, Any]:
+    """What the step is given: its bound pipeline parameters and account values, the local control
+    plane for a step that calls the SageMaker API, then extra arguments (which win)."""
     unknown = sorted(set(extra) - set(step.params))
     if unknown:
         raise KeyError(f"step '{step.name}' has no parameter(s) {unknown}; it declares {sorted(step.params)}")
     bound = {param: values[parameter] for param, parameter in step.bind.items()}
+    for param, value in step.bind_account.items():
+        if account and value in account:
+            bound[param] = account[value]
+    if step.sagemaker_api and api_url:
+        bound.update(LOCAL_API_ARGUMENTS.get(step.name, {}), backend="local", endpoint_url=api_url)
     return {**bound, **extra}
 
 
@@ -67,9 +91,16 @@ def run_pipeline(config: RunConfig, session: LocalSession) -> dict[str, Any]:
     results: dict[str, StepResult] = {}
     rerun = False
     gate_checked = pipeline.gate is None
+    api_url = None
     for step in pipeline.steps:
         if step.on_gate_pass and not gate_checked:
             raise RuntimeError(f"step '{step.name}' follows the gate, which must come from an earlier step")
+        if step.sagemaker_api and api_url is None:
+            if config.control_plane is None:
+                print(f"--- {step.name}: skipped (it calls the SageMaker API; no local control plane given)", flush=True)
+                continue
+            api_url = config.control_plane()
+            print(f"--- local control plane: {api_url}", flush=True)
         inputs = {}
         for item in step.inputs:
             if isinstance(item.source, spec.FromStep):
@@ -77,8 +108,8 @@ def run_pipeline(config: RunConfig, session: LocalSession) -> dict[str, Any]:
             else:
                 inputs[item.name] = stage_input(Path(values[item.source.parameter]), session.s3 / "input" / item.source.parameter)
         rerun = rerun or step.name == config.rerun_from
-        job = Job(step, inputs, step_arguments(step, values, config.arguments.get(step.name, {})),
-                  config.instance_counts.get(step.name))
+        arguments = step_arguments(step, values, config.arguments.get(step.name, {}), config.account, api_url)
+        job = Job(step, inputs, arguments, config.instance_counts.get(step.name))
         results[step.name] = session.run(job, use_cache=config.use_cache and not rerun)
         if pipeline.gate and step.name == pipeline.gate.step:
             check_gate(pipeline.gate, results[step.name], values, session)
@@ -107,7 +138,9 @@ def read_model_metadata(model_prefix: Path) -> dict[str, Any]:
 
 
 def score_on_endpoint(session: LocalSession, results: dict[str, StepResult], rows: int = 5) -> list[dict]:
-    """Serve the trained model as an endpoint would and score a few raw test rows through it."""
+    """Serve the trained model on a throwaway endpoint and score a few raw test rows through it
+    (the container tests compare the serving image with a process this way; `make run` asks the
+    endpoint deploy left serving instead: smoke_test_endpoint)."""
     from tasks.classifier import channels
 
     test = channels.read_split(results["feature"].outputs["test"])
@@ -124,6 +157,44 @@ def score_on_endpoint(session: LocalSession, results: dict[str, StepResult], row
     return predictions
 
 
+def read_output_json(results: dict[str, StepResult], step: str, output: str, name: str) -> dict[str, Any] | None:
+    """A JSON file a step wrote (decision.json, deployment.json); None when the step did not run."""
+    if step not in results:
+        return None
+    return json.loads((results[step].outputs[output] / name).read_text(encoding="utf-8"))
+
+
+def smoke_request(url: str, rows) -> list[dict]:
+    """Raw rows through the runtime API's path of a deployed endpoint, as invoke_endpoint sends them."""
+    request = urllib.request.Request(url, data=rows.to_csv(index=False).encode(), method="POST",
+                                     headers={"Content-Type": "text/csv", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            variant = response.headers.get("X-Amzn-Invoked-Production-Variant")
+            predictions = json.loads(response.read())["predictions"]
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"{url} answered {error.code}: {error.read()[:500].decode(errors='replace')}") from None
+    except OSError as error:
+        raise RuntimeError(f"{url}: {error}") from None
+    return [{**prediction, "variant": variant} for prediction in predictions]
+
+
+def smoke_test_endpoint(results: dict[str, StepResult], deployment: dict[str, Any], rows: int = 5) -> list[dict]:
+    """A few raw test rows through the endpoint deploy left serving (its runtime URL)."""
+    from tasks.classifier import channels
+
+    test = channels.read_split(results["feature"].outputs["test"])
+    schema = channels.read_preprocessor_schema(results["feature"].outputs["preprocessor"])
+    print(f"--- smoke request: {rows} raw test rows to {deployment['url']}", flush=True)
+    try:
+        predictions = smoke_request(deployment["url"], test.head(rows)[list(schema.features)])
+    except RuntimeError as error:
+        raise StepFailed("smoke-request", deployment["endpoint_name"], 1, str(error)) from None
+    for truth, prediction in zip(test.head(rows)[schema.target], predictions):
+        print(f"  actual {truth!s:<8} predicted {json.dumps(prediction)}")
+    return predictions
+
+
 def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:
     report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
     metadata = read_model_metadata(results["train"].outputs["model"])
@@ -131,7 +202,7 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
     for name, result in results.items():
         for output, path in result.outputs.items():
             files = sorted(p for p in path.iterdir() if p.is_file())
-            outputs[output] = str(files[0] if len(files) == 1 and output in ("model", "evaluation") else path)
+            outputs[output] = str(files[0] if len(files) == 1 and output in ("model", "evaluation", "registration", "deployment") else path)
     return {
         "run_dir": str(run_dir),
         "test_auc": report["binary_classification_metrics"]["auc"]["value"],
@@ -141,6 +212,8 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
         "threshold": metadata["threshold"],
         "trees": metadata["params"]["trees"],
         "model_sha256": prefix_files(results["train"].outputs["model"])["model.tar.gz"],
+        "registration": read_output_json(results, "register", "registration", spec.DECISION_FILE),
+        "deployment": read_output_json(results, "deploy", "deployment", spec.DEPLOYMENT_FILE),
         "outputs": outputs,
         "step_seconds": {name: round(r.seconds, 2) for name, r in results.items()},
         "cached_steps": [name for name, r in results.items() if r.cached],
@@ -148,4 +221,4 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
     }
 
 
-__all__ = ["GateFailed", "RunConfig", "run_pipeline", "score_on_endpoint", "summarize", "prefix_sha256"]
+__all__ = ["GateFailed", "RunConfig", "run_pipeline", "score_on_endpoint", "smoke_test_endpoint", "summarize", "prefix_sha256"]

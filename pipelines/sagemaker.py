@@ -103,10 +103,15 @@ class _Compiler:
             if parameter.name in fed and parameter.name not in i.parameter_defaults and not str(default).startswith("s3://"):
                 # the spec's default is a local path (the local runner's); in the cloud data enters from S3
                 default = f"s3://{i.bucket}/{p.name}/input/{parameter.name}/"
+            elif parameter.cloud_default and parameter.name not in i.parameter_defaults:
+                default = parameter.cloud_default.format(bucket=i.bucket, pipeline=p.name)
             self._parameter(_SDK_PARAMETER[parameter.type], parameter.name, default)
         self._parameter(ParameterString, "ArtifactsS3Uri", f"s3://{i.bucket}/{p.name}")
         self._parameter(ParameterString, "RoleArn", i.role_arn)
-        for role in sorted({s.image for s in p.steps}):
+        roles = {s.image for s in p.steps} | {
+            value[len(spec.ACCOUNT_IMAGE):] for s in p.steps for value in s.bind_account.values()
+            if value.startswith(spec.ACCOUNT_IMAGE)}
+        for role in sorted(roles):
             if role not in i.image_uris:
                 raise ConfigError(f"no image URI for image role '{role}' (image-uris.json has {sorted(i.image_uris)})")
             self._parameter(ParameterString, f"{camel(role)}ImageUri", i.image_uris[role])
@@ -150,12 +155,25 @@ class _Compiler:
         # steps with side effects (registry, endpoints) are never cached
         return CacheConfig(enable_caching=True, expire_after=self.inputs.cache_expire_after) if step.cacheable else None
 
+    def _account(self, value: str):
+        if value == spec.ACCOUNT_ROLE:
+            return self.parameters["RoleArn"]
+        return self.parameters[f"{camel(value[len(spec.ACCOUNT_IMAGE):])}ImageUri"]
+
     def _bound(self, step: spec.Step) -> dict[str, Any]:
-        """Step parameter -> pipeline parameter; required step parameters must be bound."""
-        unbound = [name for name, param in step.params.items() if param.default is REQUIRED and name not in step.bind]
+        """Step parameter -> pipeline parameter or account value; required step parameters must be bound."""
+        unbound = [name for name, param in step.params.items()
+                   if param.default is REQUIRED and name not in step.bind and name not in step.bind_account]
         if unbound:
             raise ConfigError(f"step '{step.name}': required parameter(s) {unbound} are bound to no pipeline parameter")
-        return {name: self.parameters[parameter] for name, parameter in sorted(step.bind.items())}
+        bound = {name: self.parameters[parameter] for name, parameter in step.bind.items()}
+        bound.update({name: self._account(value) for name, value in step.bind_account.items()})
+        return dict(sorted(bound.items()))
+
+    @staticmethod
+    def _argument(value: Any) -> Any:
+        """ContainerArguments are strings: a number or boolean parameter goes in through Std:Join."""
+        return value if isinstance(value, ParameterString) else Join(on="", values=[value])
 
     def _source(self, item: spec.Input):
         """The S3 URI an input reads: a pipeline parameter, or another step's output property."""
@@ -185,7 +203,9 @@ class _Compiler:
             ),
             **self._common(step),
         )
-        arguments = [token for name, value in self._bound(step).items() for token in (f"--{name}", value)]
+        arguments = [token for name, value in self._bound(step).items() for token in (f"--{name}", self._argument(value))]
+        if step.sagemaker_api:  # locally the runner says local and gives the control plane's URL
+            arguments += ["--backend", "sagemaker"]
         step_args = processor.run(
             inputs=[
                 ProcessingInput(

@@ -5,49 +5,55 @@ First time: CreateModel + CreateEndpointConfig (data capture on) + CreateEndpoin
 a new Model and EndpointConfig and a blue/green UpdateEndpoint (traffic shifted ALL_AT_ONCE,
 CANARY or LINEAR; CloudWatch alarms roll it back), then the old Model and config are deleted.
 Refuses a package that is not Approved or whose artifact does not match its SHA-256.
+
+In the pipeline it reads register's decision (input `registration`): when the endpoint already
+serves the latest Approved package (this run's challenger was not approved, or is the champion
+already), it changes nothing; when the group has nothing Approved yet, it deploys nothing. Either
+way the run goes on: a challenger that is not approved is a result, not a failure.
 Output `deployment`: deployment.json. Never cached: it has side effects.
 """
 
+import json
 import tempfile
 from pathlib import Path
 
-from contract import ConfigError, Param, processing_job, run_processing
+from contract import ConfigError, DataError, processing_job, run_processing
 from common.storage import write_json
+from pipeline.spec import CLASSIFIER, DECISION_FILE, DEPLOYMENT_FILE
 from registry import deployment
 from registry.client import make_clients, resolve_endpoint_url
 
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/local-sagemaker"  # the local control plane assumes no role
 
-PARAMS = {
-    "model_package_group": Param(str, help="model package group to deploy from"),
-    "endpoint_name": Param(str, help="endpoint to create or update"),
-    "model_package_version": Param(int, 0, help="a named version; 0: the group's latest Approved", minimum=0),
-    "role_arn": Param(str, "", help="execution role of the Model (required on AWS)"),
-    "instance_type": Param(str, "ml.m5.large"),
-    "instance_count": Param(int, 1, minimum=1),
-    "capture_percentage": Param(int, 100, help="data capture sampling; 0 turns capture off", minimum=0, maximum=100),
-    "capture_destination": Param(str, "", help="s3://bucket/prefix for captured requests and responses"),
-    "ab_version": Param(int, 0, help="a second Approved version served beside it (A/B); 0: none", minimum=0),
-    "ab_weight": Param(float, 0.1, help="traffic share of the A/B version", minimum=0.0, maximum=1.0),
-    "traffic": Param(str, "ALL_AT_ONCE", help="blue/green traffic shift", choices=("ALL_AT_ONCE", "CANARY", "LINEAR")),
-    "step_percent": Param(int, 10, help="canary size or linear step, percent of capacity", minimum=1, maximum=100),
-    "wait_interval": Param(int, 300, help="seconds between traffic shifts", minimum=0, maximum=3600),
-    "termination_wait": Param(int, 300, help="seconds the old fleet is kept for rollback", minimum=0, maximum=3600),
-    "alarms": Param(list, [], help="CloudWatch alarm names that roll an update back"),
-    "min_instances": Param(int, 1, minimum=1),
-    "max_instances": Param(int, 1, help="autoscaling is set up when above min_instances", minimum=1),
-    "invocations_per_instance": Param(float, 100.0, help="target of SageMakerVariantInvocationsPerInstance", minimum=1.0),
-    "timeout": Param(int, 3600, help="seconds to wait for InService", minimum=1),
-    "poll": Param(float, 15.0, help="seconds between DescribeEndpoint calls", minimum=0.0),
-    "backend": Param(str, "", help="sagemaker (AWS) or local (the control plane at endpoint_url)", choices=("", "sagemaker", "local")),
-    "endpoint_url": Param(str, "", help="SageMaker API endpoint URL; default SAGEMAKER_ENDPOINT_URL, empty: AWS"),
-    "region": Param(str, ""),
-}
+STEP = CLASSIFIER.step("deploy")
+
+
+def read_decision(job) -> dict | None:
+    """register's decision.json when the step runs in the pipeline; None when run on its own."""
+    try:
+        folder = job.input(STEP.input("registration").name)
+    except ConfigError:
+        return None
+    path = folder / DECISION_FILE
+    if not path.is_file():
+        raise DataError(f"input 'registration' has no {DECISION_FILE} ({path})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+
+
+def unchanged(endpoint: dict, package: dict, reason: str, url: str | None) -> dict:
+    return {"endpoint_name": endpoint["EndpointName"], "endpoint_arn": endpoint.get("EndpointArn"),
+            "status": endpoint["EndpointStatus"], "action": "unchanged", "reason": reason,
+            "endpoint_config_name": endpoint.get("EndpointConfigName"),
+            "model_package_arn": package["ModelPackageArn"], "model_package_version": package.get("ModelPackageVersion"),
+            "url": url}
 
 
 def main() -> None:
     job = processing_job()
-    params = job.params(PARAMS)
+    params = job.params(STEP.params)
     url = resolve_endpoint_url(params["endpoint_url"])
     if params["backend"] == "local" and not url:
         raise ConfigError("backend 'local' needs --endpoint-url or SAGEMAKER_ENDPOINT_URL (the local control plane)")
@@ -66,12 +72,31 @@ def main() -> None:
         invocations_per_instance=params["invocations_per_instance"], timeout=params["timeout"], poll=params["poll"],
     )
     clients = make_clients(url, params["region"] or None)
-    group = params["model_package_group"]
-    package = deployment.approved_package(clients.sagemaker, group, params["model_package_version"] or None)
+    group, name = params["model_package_group"], params["endpoint_name"]
+    decision = read_decision(job)
+    output = job.output(STEP.output("deployment").name) / DEPLOYMENT_FILE
+    named = params["model_package_version"] or None
+    try:
+        package = deployment.approved_package(clients.sagemaker, group, named)
+    except ConfigError as exc:
+        if decision is None or named:
+            raise
+        record = {"endpoint_name": name, "action": "none", "status": None, "url": None,
+                  "reason": f"{exc}; register decided {decision.get('status')}: {decision.get('reason')}"}
+        write_json(output, record)
+        print(f"deploy: nothing deployed: {record['reason']}")
+        return
     ab = deployment.approved_package(clients.sagemaker, group, params["ab_version"]) if params["ab_version"] else None
-    with tempfile.TemporaryDirectory() as tmp:
-        record = deployment.deploy(clients, package, settings, Path(tmp), ab_package=ab)
-    write_json(job.output("deployment") / "deployment.json", record)
+    existing = deployment.describe_endpoint(clients.sagemaker, name)
+    if (decision is not None and ab is None and existing is not None and existing["EndpointStatus"] == "InService"
+            and deployment.serves(clients.sagemaker, existing, package)):
+        reason = (f"endpoint {name} already serves {package['ModelPackageArn']}, the latest Approved; "
+                  f"this run's model is {decision.get('status')}: {decision.get('reason')}")
+        record = unchanged(existing, package, reason, deployment.invocations_url(clients, name))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            record = deployment.deploy(clients, package, settings, Path(tmp), ab_package=ab)
+    write_json(output, record)
     print(f"deploy: endpoint {record['endpoint_name']} {record['action']}, {record['status']}, "
           f"serving {record['model_package_arn']}")
 

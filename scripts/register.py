@@ -11,28 +11,15 @@ import json
 import tempfile
 from pathlib import Path
 
-from contract import ConfigError, DataError, Param, processing_job, run_processing
+from contract import ConfigError, DataError, processing_job, run_processing
 from contract import modeltar
 from common.storage import read_tables, sha256_file, write_json
+from pipeline.spec import CLASSIFIER, DECISION_FILE
 from registry import artifacts
 from registry.client import make_clients, resolve_endpoint_url
 from registry.registration import Registration, json_safe, register
 
-PARAMS = {
-    "model_package_group": Param(str, help="model package group (created when missing)"),
-    "image_uri": Param(str, help="the serving image the package runs in"),
-    "model_data_url": Param(str, "", help="where the artifact lives (s3:// or file://); default: the 'model' input's S3Uri"),
-    "evaluation_url": Param(str, "", help="evaluation.json's S3 URI for ModelMetrics; default: the 'evaluation' input's"),
-    "floor": Param(float, 0.6, help="the gate metric's floor (the pipeline's GateFloor)"),
-    "margin": Param(float, 0.001, help="how much the challenger must beat the champion by, in the metric's units"),
-    "auto_approve": Param(bool, True, help="approve automatically when the gate passes; false: always a person"),
-    "backend": Param(str, "", help="sagemaker (AWS) or local (the control plane at endpoint_url)", choices=("", "sagemaker", "local")),
-    "endpoint_url": Param(str, "", help="SageMaker API endpoint URL; default SAGEMAKER_ENDPOINT_URL, empty: AWS"),
-    "region": Param(str, ""),
-    "git_commit": Param(str, ""),
-    "image_digest": Param(str, ""),
-    "instance_types": Param(list, ["ml.m5.large"], help="SupportedRealtimeInferenceInstanceTypes"),
-}
+STEP = CLASSIFIER.step("register")
 
 
 def clients_for(params: dict):
@@ -44,7 +31,7 @@ def clients_for(params: dict):
 
 def main() -> None:
     job = processing_job()
-    params = job.params(PARAMS)
+    params = job.params(STEP.params)
     archive = modeltar.find_model_archive(job.input("model"))
     evaluation_path = job.input("evaluation") / "evaluation.json"
     if not evaluation_path.is_file():
@@ -69,7 +56,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         decision = register(clients_for(params), registration, Path(tmp))
-    write_json(job.output("registration") / "decision.json", json_safe(decision))
+    write_json(job.output(STEP.output("registration").name) / DECISION_FILE, json_safe(decision))
     print(f"register: {decision['status']} {decision['model_package_arn']}: {decision['reason']}")
 
 

@@ -71,5 +71,10 @@ def cached_runs(tmp_path_factory):
     """Three local runs of penguins in one work dir (tests/local_runs.py): (work dir, [(summary, run dir)])."""
     from tests.local_runs import penguin_runs
 
+    from localrun.controlplane import daemon
+
     work = tmp_path_factory.mktemp("cache")
-    return work, penguin_runs(work)
+    try:
+        yield work, penguin_runs(work)
+    finally:
+        daemon.stop(work / "controlplane")  # the runs registered and deployed: the endpoint goes with its control plane

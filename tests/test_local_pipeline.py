@@ -16,8 +16,32 @@ from tests.local_runs import PENGUIN_ARGS, PENGUINS, REPO, run_pipeline, summary
 pytestmark = pytest.mark.timeout(2400)
 
 
+def stop_control_plane(work: Path) -> None:
+    """A run leaves its control plane and endpoint serving, by design: a test stops both, and checks."""
+    from localrun.controlplane import daemon
+
+    daemon.stop(work / "controlplane")
+    assert _processes_mentioning(work / "controlplane") == []
+
+
+@pytest.fixture
+def work_dir(tmp_path):
+    yield tmp_path
+    stop_control_plane(tmp_path)
+
+
+def post_rows(url: str, csv: str) -> tuple[int, dict, dict]:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=csv.encode(), method="POST",
+                                     headers={"Content-Type": "text/csv", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, dict(response.headers), json.loads(response.read())
+
+
 @pytest.mark.slow
-def test_default_dataset_end_to_end(tmp_path):
+def test_default_dataset_end_to_end(work_dir):
+    tmp_path = work_dir
     result = run_pipeline(tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = summary_of(tmp_path)
@@ -28,12 +52,35 @@ def test_default_dataset_end_to_end(tmp_path):
         assert path in result.stdout
     evaluation = json.loads(Path(summary["outputs"]["evaluation"]).read_text())
     assert evaluation["binary_classification_metrics"]["auc"]["value"] == summary["test_auc"]
-    # the run ends by scoring raw test rows through a local endpoint serving model.tar.gz
+    # register: the first model of a fresh group is judged on the floor (GateFloor) alone, and passes it
+    decision = summary["registration"]
+    assert decision["status"] == "Approved" and decision["registered"] is True and decision["champion"] is None
+    assert decision["gate"]["challenger_value"] == summary["test_auc"] and decision["gate"]["floor"] == 0.70
+    assert f"REGISTRY Approved: {decision['model_package_arn']} (registered): {decision['reason']}" in result.stdout
+    # deploy created the endpoint, which serves that package and outlives the run
+    deployment = summary["deployment"]
+    assert deployment["action"] == "created" and deployment["status"] == "InService"
+    assert deployment["model_package_arn"] == decision["model_package_arn"]
+    assert f"ENDPOINT classifier created, serving {decision['model_package_arn']}: {deployment['url']}" in result.stdout
+    # the run ended with a smoke request through it: raw test rows, the runtime API's path
     predictions = summary["endpoint_predictions"]
     assert len(predictions) == 5
     for prediction in predictions:
         assert 0 < prediction["probability"] < 1
         assert prediction["label"] == ("bad" if prediction["probability"] >= summary["threshold"] else "good")
+        assert prediction["variant"] == "primary"
+    # after the run it still answers a real request, with the variant that served it
+    import pandas as pd
+
+    rows = pd.read_parquet(Path(summary["outputs"]["test"]) / "test.parquet").drop(columns=["Class"]).head(3)
+    status, headers, body = post_rows(deployment["url"], rows.to_csv(index=False))
+    assert status == 200 and headers["X-Amzn-Invoked-Production-Variant"] == "primary"
+    assert [p["probability"] for p in body["predictions"]] == [p["probability"] for p in predictions[:3]]
+    # make serve finds it, and says how to stop it
+    served = subprocess.run([sys.executable, "-m", "localrun.serve", "--work-dir", str(tmp_path)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert served.returncode == 0, served.stderr
+    assert f"POST {deployment['url']}" in served.stdout and "localrun.controlplane stop" in served.stdout
 
 
 @pytest.mark.slow
@@ -66,15 +113,23 @@ def test_an_unchanged_rerun_takes_every_step_from_the_cache(cached_runs):
     _, runs = cached_runs
     (first, first_dir), (second, second_dir) = runs[:2]
     assert set(step_statuses(first_dir).values()) == {"succeeded"}
-    assert set(step_statuses(second_dir).values()) == {"cached"}
+    # every cacheable step; register and deploy have side effects and always run
+    assert step_statuses(second_dir) == {**dict.fromkeys(("clean", "feature", "train", "evaluation"), "cached"),
+                                         "register": "succeeded", "deploy": "succeeded"}
     assert second["model_sha256"] == first["model_sha256"] and second["test_auc"] == first["test_auc"]
+    # nothing new: the same artifact is reported as registered, and the endpoint is left as it is
+    assert first["registration"]["status"] == "Approved" and first["deployment"]["action"] == "created"
+    assert second["registration"]["registered"] is False
+    assert second["registration"]["model_package_arn"] == first["registration"]["model_package_arn"]
+    assert second["deployment"]["action"] == "unchanged"
 
 
 @pytest.mark.slow
 def test_a_changed_hyperparameter_reruns_training_and_what_follows_only(cached_runs):
     _, runs = cached_runs
     third, third_dir = runs[2]
-    assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "train": "succeeded", "evaluation": "succeeded"}
+    assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "train": "succeeded", "evaluation": "succeeded",
+                                        "register": "succeeded", "deploy": "succeeded"}
     assert third["model_sha256"] != runs[0][0]["model_sha256"]
 
 
@@ -118,6 +173,18 @@ def test_missing_data_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert result.returncode == 2
     assert f"--data {tmp_path / 'nope.csv'}: no such file or folder" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def _processes_mentioning(path: Path) -> list[int]:
+    """PIDs whose command line or environment names path (the control plane, its endpoints' hosts)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and any(str(path).encode() in (proc / part).read_bytes() for part in ("cmdline", "environ")):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def _processes_under(path: Path) -> list[int]:
@@ -171,3 +238,25 @@ def test_make_passes_labels_paths_and_hyperparameters_quoted(tmp_path):
     assert argv[argv.index("--id-columns") + 1] == "a b"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-p"] == ["n_estimators=20", "max_depth=4"]
     assert not (REPO / "50K").exists()
+
+
+@pytest.mark.slow
+def test_a_weaker_challenger_is_not_approved_and_the_champion_keeps_serving(cached_runs):
+    """The gate over two runs: from the cache but for training, a one-tree model (GateFloor lowered so the
+    pipeline's own gate lets it through) is not better than the champion: not Approved, not deployed."""
+    work, runs = cached_runs
+    served = json.loads((work / "latest" / "summary.json").read_text())["deployment"]
+    result = run_pipeline(work, *PENGUIN_ARGS[:-1], "n_estimators=1", "--param", "GateFloor=0.5")
+    assert result.returncode == 0, result.stderr[-2000:]  # a challenger that is not approved is a result
+    summary = summary_of(work)
+    assert step_statuses((work / "latest").resolve())["feature"] == "cached"
+    decision = summary["registration"]
+    assert decision["registered"] is True and decision["status"] == "PendingManualApproval"
+    assert decision["champion"]["value"] > decision["gate"]["challenger_value"]
+    assert f"REGISTRY PendingManualApproval: {decision['model_package_arn']}" in result.stdout
+    deployment = summary["deployment"]
+    assert deployment["action"] == "unchanged" and deployment["model_package_arn"] == served["model_package_arn"]
+    assert deployment["model_package_arn"] != decision["model_package_arn"]
+    status, _, body = post_rows(deployment["url"], "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,"
+                                "body_mass_g,year\nAdelie,Torgersen,39.1,18.7,181,3750,2007\n")
+    assert status == 200 and len(body["predictions"]) == 1

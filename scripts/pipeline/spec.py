@@ -24,6 +24,10 @@ SHARDED_BY_S3_KEY = "ShardedByS3Key"
 PROCESS_IMAGE = "process"
 TRAIN_IMAGE = "train"
 
+# account values a step parameter may be bound to (Step.bind_account)
+ACCOUNT_ROLE = "role"
+ACCOUNT_IMAGE = "image:"
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -33,6 +37,9 @@ class Parameter:
     type: type
     default: Any
     help: str = ""
+    # the definition's default when the spec's (a local one) means nothing in an account: a template
+    # of {bucket} and {pipeline}, filled in by the compiler
+    cloud_default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +79,15 @@ class Step:
     outputs: tuple[Output, ...] = ()
     params: Mapping[str, Param] = field(default_factory=dict)
     bind: Mapping[str, str] = field(default_factory=dict)  # step parameter -> pipeline parameter
+    # step parameter -> an account value the compiler declares ("role": the execution role ARN,
+    # "image:<role>": that image's URI); locally the runner gives its own
+    bind_account: Mapping[str, str] = field(default_factory=dict)
     instance_count: int = 1
     cacheable: bool = True  # steps with side effects (registry, endpoints) never are
     on_gate_pass: bool = False  # runs only when the pipeline's gate passes
+    # calls the SageMaker API (registry, endpoints): `--backend sagemaker` in the definition; locally
+    # `--backend local --endpoint_url <the local control plane>`, given by the runner
+    sagemaker_api: bool = False
 
     def input(self, name: str) -> Input:
         return _named(self.inputs, name, f"step '{self.name}' input")
@@ -164,6 +177,12 @@ def _check(pipeline: Pipeline) -> None:
         for param, parameter in step.bind.items():
             if param not in step.params or parameter not in parameters:
                 raise ValueError(f"step '{step.name}' binds '{param}' to '{parameter}': one of them is not declared")
+        for param, value in step.bind_account.items():
+            if param not in step.params or param in step.bind or not (value == ACCOUNT_ROLE or value.startswith(ACCOUNT_IMAGE)):
+                raise ValueError(f"step '{step.name}' binds '{param}' to account value '{value}': "
+                                 f"an undeclared or already bound parameter, or not '{ACCOUNT_ROLE}' / '{ACCOUNT_IMAGE}<role>'")
+        if step.sagemaker_api and not {"backend", "endpoint_url"} <= set(step.params):
+            raise ValueError(f"step '{step.name}' calls the SageMaker API but declares no 'backend' and 'endpoint_url'")
         seen[step.name] = step
     if pipeline.gate:
         seen[pipeline.gate.step].output(pipeline.gate.output)
@@ -171,9 +190,11 @@ def _check(pipeline: Pipeline) -> None:
             raise ValueError(f"gate reads undeclared parameter '{pipeline.gate.parameter}'")
 
 
-# ---- the classifier pipeline: clean -> feature -> train -> evaluation -> gate ----------------------
+# ---- the classifier pipeline: clean -> feature -> train -> evaluation -> gate -> register -> deploy
 
 EVALUATION_FILE = "evaluation.json"
+DECISION_FILE = "decision.json"  # register's output: status, reason, both scores, the package
+DEPLOYMENT_FILE = "deployment.json"  # deploy's output: the endpoint, what it serves, its URL
 GATE_JSON_PATH = "gate.value"  # task-neutral: evaluation.json's gate section (pipeline.evaluation_file)
 SPLITS = ("train", "validation", "test")
 
@@ -196,6 +217,49 @@ TRAIN_PARAMS = {
 }
 EVALUATION_PARAMS = {"seed": Param(int, 0, "seed of the bootstrap standard deviations")}
 
+_API_PARAMS = {
+    "backend": Param(str, "sagemaker", help="sagemaker (AWS, or endpoint_url) or local (the control plane at endpoint_url)",
+                     choices=("sagemaker", "local")),
+    "endpoint_url": Param(str, "", help="SageMaker API endpoint URL; default SAGEMAKER_ENDPOINT_URL, empty: AWS"),
+    "region": Param(str, ""),
+}
+REGISTER_PARAMS = {
+    "model_package_group": Param(str, help="model package group (created when missing)"),
+    "image_uri": Param(str, help="the serving image the package runs in"),
+    "model_data_url": Param(str, "", help="where the artifact lives (s3:// or file://); default: the 'model' input's S3Uri"),
+    "evaluation_url": Param(str, "", help="evaluation.json's S3 URI for ModelMetrics; default: the 'evaluation' input's"),
+    "floor": Param(float, 0.6, help="the gate metric's floor (the pipeline's GateFloor)"),
+    "margin": Param(float, 0.001, help="how much the challenger must beat the champion by, in the metric's units"),
+    "auto_approve": Param(bool, True, help="approve automatically when the gate passes; false: always a person"),
+    **_API_PARAMS,
+    "git_commit": Param(str, ""),
+    "image_digest": Param(str, ""),
+    "instance_types": Param(list, ["ml.m5.large"], help="SupportedRealtimeInferenceInstanceTypes"),
+}
+DEPLOY_PARAMS = {
+    "model_package_group": Param(str, help="model package group to deploy from"),
+    "endpoint_name": Param(str, help="endpoint to create or update"),
+    "model_package_version": Param(int, 0, help="a named version; 0: the group's latest Approved", minimum=0),
+    "role_arn": Param(str, "", help="execution role of the Model (required on AWS)"),
+    "instance_type": Param(str, "ml.m5.large"),
+    "instance_count": Param(int, 1, minimum=1),
+    "capture_percentage": Param(int, 100, help="data capture sampling; 0 turns capture off", minimum=0, maximum=100),
+    "capture_destination": Param(str, "", help="s3://bucket/prefix for captured requests and responses"),
+    "ab_version": Param(int, 0, help="a second Approved version served beside it (A/B); 0: none", minimum=0),
+    "ab_weight": Param(float, 0.1, help="traffic share of the A/B version", minimum=0.0, maximum=1.0),
+    "traffic": Param(str, "ALL_AT_ONCE", help="blue/green traffic shift", choices=("ALL_AT_ONCE", "CANARY", "LINEAR")),
+    "step_percent": Param(int, 10, help="canary size or linear step, percent of capacity", minimum=1, maximum=100),
+    "wait_interval": Param(int, 300, help="seconds between traffic shifts", minimum=0, maximum=3600),
+    "termination_wait": Param(int, 300, help="seconds the old fleet is kept for rollback", minimum=0, maximum=3600),
+    "alarms": Param(list, [], help="CloudWatch alarm names that roll an update back"),
+    "min_instances": Param(int, 1, minimum=1),
+    "max_instances": Param(int, 1, help="autoscaling is set up when above min_instances", minimum=1),
+    "invocations_per_instance": Param(float, 100.0, help="target of SageMakerVariantInvocationsPerInstance", minimum=1.0),
+    "timeout": Param(int, 3600, help="seconds to wait for InService", minimum=1),
+    "poll": Param(float, 15.0, help="seconds between DescribeEndpoint calls", minimum=0.0),
+    **_API_PARAMS,
+}
+
 CLASSIFIER = Pipeline(
     name="classifier",
     task="classifier",
@@ -204,7 +268,13 @@ CLASSIFIER = Pipeline(
         Parameter("Target", str, "Class", "the target column"),
         Parameter("PositiveLabel", str, "bad", "the target value that means positive"),
         Parameter("IdColumns", str, "rownames", "row-id columns to drop, comma-separated"),
-        Parameter("GateFloor", float, 0.70, "the gate: evaluation's gate value (test AUC) must reach this"),
+        Parameter("GateFloor", float, 0.70, "the gate: evaluation's gate value (test AUC) must reach this; "
+                  "register's absolute floor too"),
+        Parameter("GateMargin", float, 0.001, "register: how much the challenger must beat the champion by (gate units)"),
+        Parameter("ModelPackageGroup", str, "classifier", "the model package group register adds to and deploy reads"),
+        Parameter("EndpointName", str, "classifier", "the endpoint deploy creates or updates"),
+        Parameter("DataCaptureS3Uri", str, "", "where the endpoint captures requests and responses "
+                  "(locally: a folder under the work directory)", cloud_default="s3://{bucket}/{pipeline}/data-capture"),
     ),
     steps=(
         ProcessingStep(
@@ -235,6 +305,31 @@ CLASSIFIER = Pipeline(
             inputs=(Input("model", FromStep("train", "model")), Input("test", FromStep("feature", "test"))),
             outputs=(Output("evaluation", (EVALUATION_FILE,)),),
             params=EVALUATION_PARAMS,
+        ),
+        # after the gate, with side effects: never cached
+        ProcessingStep(
+            "register", "register.py", PROCESS_IMAGE,
+            inputs=(
+                Input("model", FromStep("train", "model")),
+                Input("evaluation", FromStep("evaluation", "evaluation")),
+                Input("test", FromStep("feature", "test")),  # the rows evaluation scored: both models are scored on them
+            ),
+            outputs=(Output("registration", (DECISION_FILE,)),),
+            params=REGISTER_PARAMS,
+            bind={"model_package_group": "ModelPackageGroup", "floor": "GateFloor", "margin": "GateMargin"},
+            bind_account={"image_uri": ACCOUNT_IMAGE + TRAIN_IMAGE},  # the train image serves (`serve`)
+            cacheable=False, on_gate_pass=True, sagemaker_api=True,
+        ),
+        ProcessingStep(
+            "deploy", "deploy.py", PROCESS_IMAGE,
+            # register's decision: runs after it, and knows whether this run's model was approved
+            inputs=(Input("registration", FromStep("register", "registration")),),
+            outputs=(Output("deployment", (DEPLOYMENT_FILE,)),),
+            params=DEPLOY_PARAMS,
+            bind={"model_package_group": "ModelPackageGroup", "endpoint_name": "EndpointName",
+                  "capture_destination": "DataCaptureS3Uri"},
+            bind_account={"role_arn": ACCOUNT_ROLE},
+            cacheable=False, on_gate_pass=True, sagemaker_api=True,
         ),
     ),
     gate=Gate(

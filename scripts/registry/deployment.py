@@ -176,6 +176,21 @@ def describe_endpoint(sm, name: str) -> dict | None:
         raise
 
 
+def serves(sm, endpoint: dict, package: dict) -> bool:
+    """Whether the endpoint's current config serves exactly this package: one variant, its artifact."""
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    variants = config.get("ProductionVariants", [])
+    if len(variants) != 1:
+        return False
+    model = sm.describe_model(ModelName=variants[0]["ModelName"])
+    return model.get("PrimaryContainer", {}).get("ModelDataUrl") == packages.model_data_url(package)
+
+
+def invocations_url(clients: Clients, endpoint_name: str) -> str | None:
+    """The runtime URL of a local (or moto) endpoint; None on AWS, where boto3's runtime client finds it."""
+    return f"{clients.endpoint_url}/endpoints/{endpoint_name}/invocations" if clients.endpoint_url else None
+
+
 def wait_until_settled(
     sm, name: str, timeout: float, poll: float, sleep: Callable[[float], None] = time.sleep
 ) -> dict:
@@ -289,7 +304,7 @@ def deploy(
         ],
         "autoscaling": scaling,
         "deleted": cleaned,
-        "url": f"{clients.endpoint_url}/endpoints/{s.endpoint_name}/invocations" if clients.endpoint_url else None,
+        "url": invocations_url(clients, s.endpoint_name),
     }
 
 

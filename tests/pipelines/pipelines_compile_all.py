@@ -38,11 +38,11 @@ def extended_pipeline() -> spec.Pipeline:
         inputs=(spec.Input("evaluation", spec.FromStep("evaluation", "evaluation")),),
         outputs=(spec.Output("report", ("report.html",)),),
     )
-    register = spec.ProcessingStep(
-        "register", "evaluation.py", spec.PROCESS_IMAGE,
+    publish = spec.ProcessingStep(
+        "publish", "evaluation.py", spec.PROCESS_IMAGE,
         inputs=(spec.Input("model", spec.FromStep("train", "model")),), cacheable=False, on_gate_pass=True,
     )
-    return spec.Pipeline(p.name, p.task, p.parameters, (*p.steps, report, register), p.gate)
+    return spec.Pipeline(p.name, p.task, p.parameters, (*p.steps, report, publish), p.gate)
 
 
 def cli(out: Path, *options: str) -> None:

@@ -58,7 +58,10 @@ def test_every_spec_step_is_a_job_of_its_kind_and_the_gate_follows(definition):
     steps = steps_by_name(definition)
     for step in PIPELINE.steps:
         assert steps[step.name]["Type"] == ("Training" if isinstance(step, spec.TrainingStep) else "Processing")
-    assert [s["Name"] for s in definition["Steps"]] == [s.name for s in PIPELINE.steps] + ["evaluation-gate"]
+    top = [s.name for s in PIPELINE.steps if not s.on_gate_pass]
+    assert [s["Name"] for s in definition["Steps"]] == top + ["evaluation-gate"]
+    gated = [s["Name"] for s in steps["evaluation-gate"]["Arguments"]["IfSteps"]]
+    assert gated == [s.name for s in PIPELINE.steps if s.on_gate_pass] == ["register", "deploy"]
 
 
 # ---- the images run what the definition names ----------------------------------------------------
@@ -148,11 +151,36 @@ def test_training_channels_hyperparameters_metrics_spot_and_checkpoints(definiti
 
 
 def test_bound_step_parameters_are_container_arguments_from_pipeline_parameters(definition):
+    def argument(parameter: str):
+        get = {"Get": f"Parameters.{parameter}"}
+        # ContainerArguments are strings: a number parameter goes in through Std:Join
+        return get if PIPELINE.parameter(parameter).type is str else {"Std:Join": {"On": "", "Values": [get]}}
+
     for step in PIPELINE.steps:
         if isinstance(step, spec.ProcessingStep):
             arguments = steps_by_name(definition)[step.name]["Arguments"]["AppSpecification"].get("ContainerArguments", [])
-            expected = [t for name, parameter in sorted(step.bind.items()) for t in (f"--{name}", {"Get": f"Parameters.{parameter}"})]
-            assert arguments == expected
+            bound = {name: argument(parameter) for name, parameter in step.bind.items()}
+            bound |= {name: {"Get": "Parameters.RoleArn" if value == spec.ACCOUNT_ROLE else
+                             f"Parameters.{value.split(':')[1].capitalize()}ImageUri"}
+                      for name, value in step.bind_account.items()}
+            expected = [t for name, value in sorted(bound.items()) for t in (f"--{name}", value)]
+            assert arguments == expected + (["--backend", "sagemaker"] if step.sagemaker_api else [])
+
+
+def test_register_and_deploy_talk_to_sagemaker_with_the_gates_floor_the_train_image_and_the_role(definition):
+    steps = steps_by_name(definition)
+    register = steps["register"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    pairs = dict(zip(register[::2], register[1::2]))
+    assert pairs["--floor"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.GateFloor"}]}}  # one floor
+    assert pairs["--image_uri"] == {"Get": "Parameters.TrainImageUri"} and pairs["--backend"] == "sagemaker"
+    deploy = steps["deploy"]["Arguments"]
+    pairs = dict(zip(deploy["AppSpecification"]["ContainerArguments"][::2], deploy["AppSpecification"]["ContainerArguments"][1::2]))
+    assert pairs["--role_arn"] == {"Get": "Parameters.RoleArn"} and "--endpoint_url" not in pairs
+    # deploy reads register's decision, so it runs after it
+    (source,) = deploy["ProcessingInputs"]
+    assert source["S3Input"]["S3Uri"] == {"Get": "Steps.register.ProcessingOutputConfig.Outputs['registration'].S3Output.S3Uri"}
+    capture = parameters_of(definition)["DataCaptureS3Uri"]["DefaultValue"]
+    assert capture.startswith("s3://") and capture.endswith("/classifier/data-capture")
 
 
 def test_parameters_cover_the_spec_and_what_an_account_needs(definition):
@@ -170,10 +198,11 @@ def test_parameters_cover_the_spec_and_what_an_account_needs(definition):
 
 def test_caching_with_an_expiry_on_cacheable_steps_only(definition):
     for name, step in steps_by_name(definition).items():
-        if step["Type"] in ("Processing", "Training"):
+        if step["Type"] in ("Processing", "Training") and PIPELINE.step(name).cacheable:
             assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
         else:
             assert "CacheConfig" not in step
+    assert {s.name for s in PIPELINE.steps if not s.cacheable} == {"register", "deploy"}  # side effects
 
 
 # ---- the gate ------------------------------------------------------------------------------------
@@ -187,7 +216,7 @@ def test_the_gate_compares_the_evaluation_files_json_path_with_the_floor_paramet
     assert condition["LeftValue"] == {"Std:JsonGet": {
         "PropertyFile": {"Get": f"Steps.{gate.step}.PropertyFiles.EvaluationFile"}, "Path": gate.json_path}}
     assert condition["RightValue"] == {"Get": f"Parameters.{gate.parameter}"}
-    assert steps["evaluation-gate"]["Arguments"]["IfSteps"] == []  # no on_gate_pass step declared yet
+    assert [s["Name"] for s in steps["evaluation-gate"]["Arguments"]["IfSteps"]] == ["register", "deploy"]
     (fail,) = steps["evaluation-gate"]["Arguments"]["ElseSteps"]
     assert fail["Type"] == "Fail" and gate.fail_message in json.dumps(fail["Arguments"]["ErrorMessage"])
 
@@ -237,7 +266,7 @@ def test_byte_stable_across_processes_and_checkouts_in_different_directories(def
 
 # ---- the spec drives it --------------------------------------------------------------------------
 def test_a_step_added_to_the_spec_appears_in_the_definition_with_no_other_edit(definition, compiled):
-    """pipelines_compile_all.extended_pipeline: the classifier plus `report` and a gated `register`."""
+    """pipelines_compile_all.extended_pipeline: the classifier plus `report` and a gated `publish`."""
     extended = json.loads(compiled["extended"])
     assert validate.problems(extended) == []
     steps = steps_by_name(extended)
@@ -248,9 +277,9 @@ def test_a_step_added_to_the_spec_appears_in_the_definition_with_no_other_edit(d
     assert steps["report"]["CacheConfig"]["Enabled"] is True
     # an on_gate_pass step with side effects: inside the gate's passing branch, never cached
     gate = steps["evaluation-gate"]["Arguments"]
-    assert [s["Name"] for s in gate["IfSteps"]] == ["register"]
-    assert "CacheConfig" not in steps["register"]
-    assert "RegisterInstanceCount" in parameters_of(extended) and "ReportInstanceCount" in parameters_of(extended)
+    assert [s["Name"] for s in gate["IfSteps"]] == ["register", "deploy", "publish"]
+    assert "CacheConfig" not in steps["publish"]
+    assert "PublishInstanceCount" in parameters_of(extended) and "ReportInstanceCount" in parameters_of(extended)
     # what was there before is unchanged
     for name, step in steps_by_name(definition).items():
         if name != "evaluation-gate":
