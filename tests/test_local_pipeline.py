@@ -260,3 +260,104 @@ def test_a_weaker_challenger_is_not_approved_and_the_champion_keeps_serving(cach
     status, _, body = post_rows(deployment["url"], "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,"
                                 "body_mass_g,year\nAdelie,Torgersen,39.1,18.7,181,3750,2007\n")
     assert status == 200 and len(body["predictions"]) == 1
+
+
+class PollingClient:
+    """Posts the same raw rows to an endpoint back to back from a thread, as a caller would during a
+    deployment; records every answer: (time, HTTP status or the error, probabilities)."""
+
+    def __init__(self, url: str, csv: str):
+        import threading
+
+        self.url, self.csv, self.answers = url, csv, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        import time
+        import urllib.error
+
+        while not self._stop.is_set():
+            try:
+                status, _, body = post_rows(self.url, self.csv)
+                self.answers.append((time.time(), status, tuple(p["probability"] for p in body["predictions"])))
+            except (urllib.error.URLError, OSError, ValueError) as error:
+                self.answers.append((time.time(), repr(error), None))
+
+    def __enter__(self) -> "PollingClient":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def failed(self) -> list:
+        return [answer for answer in self.answers if answer[1] != 200]
+
+
+@pytest.mark.slow
+def test_a_better_challenger_replaces_the_endpoint_under_load_and_a_corrupted_one_is_refused(work_dir):
+    """Issue 8's gate over runs, with a client polling the endpoint throughout: a one-tree champion, a better
+    challenger that is Approved and takes over the endpoint blue/green with no failed request, then a package
+    whose artifact was corrupted after registration, refused by deploy while the endpoint keeps serving."""
+    import pandas as pd
+
+    weak = run_pipeline(work_dir, *PENGUIN_ARGS[:-1], "n_estimators=1", "--param", "GateFloor=0.5")
+    assert weak.returncode == 0, weak.stderr[-2000:]
+    champion = summary_of(work_dir)
+    assert champion["registration"]["status"] == "Approved" and champion["deployment"]["action"] == "created"
+    url = champion["deployment"]["url"]
+    rows = pd.read_parquet(Path(champion["outputs"]["test"]) / "test.parquet").drop(columns=["sex"]).head(5)
+    csv = rows.to_csv(index=False)
+    old = post_rows(url, csv)[2]["predictions"]
+
+    with PollingClient(url, csv) as client:
+        better = run_pipeline(work_dir, *PENGUIN_ARGS)
+    assert better.returncode == 0, better.stderr[-2000:]
+    challenger = summary_of(work_dir)
+    decision, deployment = challenger["registration"], challenger["deployment"]
+    assert decision["status"] == "Approved" and decision["champion"]["arn"] == champion["registration"]["model_package_arn"]
+    assert decision["gate"]["challenger_value"] > decision["champion"]["value"]
+    assert deployment["action"] == "updated" and deployment["url"] == url
+    assert deployment["model_package_arn"] == decision["model_package_arn"]
+    # no request failed; answers went from the champion's to the challenger's once, and stayed
+    assert client.failed() == [] and len(client.answers) > 10
+    old_answer = tuple(p["probability"] for p in old)
+    new_answer = tuple(p["probability"] for p in post_rows(url, csv)[2]["predictions"])
+    assert new_answer != old_answer
+    kinds = [answer[2] for answer in client.answers]
+    assert set(kinds) == {old_answer, new_answer}
+    switch = kinds.index(new_answer)
+    assert set(kinds[switch:]) == {new_answer}
+    decided = (Path(challenger["outputs"]["registration"])).stat().st_mtime
+    report = {"requests_sent": len(client.answers), "requests_failed": len(client.failed()),
+              "decision_to_serving_s": round(client.answers[switch][0] - decided, 2)}
+    print(f"\nBLUE/GREEN under a polling client: {json.dumps(report)}")
+    assert report["decision_to_serving_s"] > 0
+
+    # the first package's artifact is altered after registration; deploying it by version is refused
+    from urllib.parse import urlparse
+
+    package = _describe_package(work_dir, champion["registration"]["model_package_arn"])
+    artifact = Path(urlparse(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]).path)
+    artifact.write_bytes(artifact.read_bytes() + b"\0")
+    with PollingClient(url, csv) as client:
+        broken = run_pipeline(work_dir, *PENGUIN_ARGS, "--from", "deploy",
+                              "--set", f"deploy.model_package_version={package['ModelPackageVersion']}")
+    assert broken.returncode != 0
+    assert "SHA-256" in broken.stdout + broken.stderr
+    assert client.failed() == [] and {answer[2] for answer in client.answers} == {new_answer}
+
+
+def _describe_package(work: Path, arn: str) -> dict:
+    """DescribeModelPackage on the run's local control plane, as a person would with boto3."""
+    import boto3
+
+    from localrun.controlplane import daemon
+
+    plane = daemon.status(work / "controlplane")
+    assert plane, "the control plane of the run is not running"
+    sm = boto3.client("sagemaker", endpoint_url=plane["url"], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    return sm.describe_model_package(ModelPackageName=arn)

@@ -12,7 +12,8 @@ from localrun.docker_engine import DockerEngine
 from localrun.endpoint import invoke, local_endpoint, score_rows
 from localrun.engines import ProcessEngine
 from localrun.jobs import lay_out
-from localrun.pipeline import RunConfig, run_pipeline, score_on_endpoint, summarize
+from localrun.controlplane import daemon
+from localrun.pipeline import RunConfig, local_account, run_pipeline, score_on_endpoint, smoke_test_endpoint, summarize
 from localrun.runner import LocalSession
 from pipeline.spec import CLASSIFIER
 from tests.conftest import DATA
@@ -28,17 +29,31 @@ def docker_engine(engine, train_image, process_image):
 
 @pytest.fixture(scope="module")
 def pipeline_runs(tmp_path_factory, docker_engine):
-    """The whole pipeline twice: every step in its container, and every step as a local process."""
-    config = RunConfig(CLASSIFIER, parameters={"InputData": str(DATA)})  # the spec's defaults fit lending_club
-    runs = {}
-    for name, eng in (("docker", docker_engine), ("process", ProcessEngine())):
-        run_dir = tmp_path_factory.mktemp(name)
-        session = LocalSession(run_dir, eng)
-        results = run_pipeline(config, session)
-        summary = summarize(results, run_dir, time.perf_counter())
-        summary["endpoint_predictions"] = score_on_endpoint(session, results)
-        runs[name] = (run_dir, summary)
-    return runs
+    """The whole pipeline twice: every step in its container, and every step as a local process.
+    In the docker run, register and deploy run in the processing container too, against a local
+    control plane that hosts the endpoint in the serving image (the process run skips them)."""
+    runs, planes = {}, []
+    try:
+        for name, eng in (("docker", docker_engine), ("process", ProcessEngine())):
+            config = RunConfig(CLASSIFIER, parameters={"InputData": str(DATA)})  # the spec's defaults fit lending_club
+            run_dir = tmp_path_factory.mktemp(name)
+            if name == "docker":
+                state_dir = run_dir / "controlplane"
+                planes.append(state_dir)
+                config.control_plane = lambda: daemon.ensure_running(state_dir, "docker")
+                config.account = local_account(docker_engine.images)
+                config.parameters["DataCaptureS3Uri"] = (run_dir / "data-capture").as_uri()
+            session = LocalSession(run_dir, eng)
+            results = run_pipeline(config, session)
+            summary = summarize(results, run_dir, time.perf_counter())
+            summary["endpoint_predictions"] = score_on_endpoint(session, results)
+            if summary["deployment"]:
+                summary["deployed_predictions"] = smoke_test_endpoint(results, summary["deployment"])
+            runs[name] = (run_dir, summary)
+        yield runs
+    finally:
+        for state_dir in planes:
+            daemon.stop(state_dir)
 
 
 def test_containers_give_the_same_results_as_processes(pipeline_runs):
@@ -55,6 +70,23 @@ def test_containers_give_the_same_results_as_processes(pipeline_runs):
     # the serving container answered the run's closing requests with the model's own scores
     expected = models[1].predict_proba(test.head(5))
     assert np.allclose([p["probability"] for p in docker["endpoint_predictions"]], expected)
+
+
+def test_register_and_deploy_run_in_containers_and_the_endpoint_serves_the_image(pipeline_runs, engine, train_image):
+    """Steps in containers reach the control plane on the host (host network), and the endpoint it
+    hosts runs the serving image: the package names that image, and the deployed endpoint answers
+    with the model's own scores."""
+    (docker_dir, docker), (_, process) = pipeline_runs["docker"], pipeline_runs["process"]
+    assert process["registration"] is None and process["deployment"] is None  # no control plane given
+    decision, deployment = docker["registration"], docker["deployment"]
+    assert decision["status"] == "Approved" and decision["champion"] is None
+    assert deployment["action"] == "created" and deployment["status"] == "InService"
+    assert deployment["model_package_arn"] == decision["model_package_arn"]
+    assert daemon.status(docker_dir / "controlplane"), "the run's control plane is not running"
+    serving = [c for c in engine.containers.list() if c.image.id == engine.images.get(train_image).id]
+    assert serving, "no container of the serving image hosts the endpoint"
+    assert [p["probability"] for p in docker["deployed_predictions"]] == [p["probability"] for p in docker["endpoint_predictions"]]
+    assert {p["variant"] for p in docker["deployed_predictions"]} == {"primary"}
 
 
 def test_bad_input_in_the_processing_container_writes_the_message(tmp_path, docker_engine):

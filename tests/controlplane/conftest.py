@@ -4,21 +4,12 @@ pointed at it, and packed model.tar.gz files (a real artifact, and one whose mod
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from localrun.controlplane.server import ControlPlane
-
-CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=120)
-
-
-def client(service: str, url: str, **config):
-    return boto3.client(service, endpoint_url=url, region_name="us-east-1", config=CLIENT_CONFIG.merge(Config(**config)),
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+from plane_clients import client
 
 
 @pytest.fixture(scope="session")
@@ -62,14 +53,3 @@ def sm(plane):
 @pytest.fixture(scope="module")
 def smr(plane):
     return client("sagemaker-runtime", plane.url)
-
-
-def wait_status(sm, name: str, wanted: str = "InService", timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = sm.describe_endpoint(EndpointName=name)
-        if answer["EndpointStatus"] == wanted:
-            return answer
-        if answer["EndpointStatus"] == "Failed" or time.monotonic() > deadline:
-            raise AssertionError(f"endpoint {name}: {answer['EndpointStatus']} {answer.get('FailureReason')}")
-        time.sleep(0.1)

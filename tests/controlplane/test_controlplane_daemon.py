@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import client
+from plane_clients import client
 
 from localrun.controlplane import daemon
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import client, wait_status
+from plane_clients import client, wait_status
 
 from localrun.controlplane import client as api
 

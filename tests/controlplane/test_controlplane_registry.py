@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import client
+from plane_clients import client
 from controlplane_store_worker import register_directly
 
 

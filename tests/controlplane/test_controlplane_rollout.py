@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import client, wait_status
+from plane_clients import client, wait_status
 
 from localrun.controlplane.deployment import traffic_steps
 from localrun.controlplane.hosting import Fleet, Host, Variant

@@ -53,7 +53,7 @@ def test_an_unknown_instance_type_is_rejected_literal_or_as_a_parameter_default(
         if parameter["Name"] == "ProcessingInstanceType":
             parameter["DefaultValue"] = "ml.m5.xlargee"
     found = validate.problems(broken)
-    assert len(found) == 3  # clean, feature and evaluation read it
+    assert len(found) == 5  # clean, feature, evaluation, register and deploy read it
     assert all("'ml.m5.xlargee' is not one of ProcessingInstanceType's" in p for p in found)
 
 
