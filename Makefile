@@ -12,13 +12,13 @@ ENGINE ?= process
 q = '$(subst ','\'',$(1))'
 
 # make run [DATA=path.csv TARGET=column POSITIVE=label] [IDS=col1,col2] [HP="n_estimators=200 max_depth=4"]
-#          [ENGINE=docker] [FROM=train] [NO_CACHE=1]
+#          [PARAMS="GateFloor=0.8 GateMargin=0.01"] [ENGINE=docker] [FROM=train] [NO_CACHE=1]
 RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(DATA),--data $(call q,$(DATA))) $(if $(TARGET),--target $(call q,$(TARGET))) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
-	$(foreach hp,$(HP),-p $(call q,$(hp))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
+	$(foreach hp,$(HP),-p $(call q,$(hp))) $(foreach param,$(PARAMS),--param $(call q,$(param))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
-.PHONY: setup run test test-unit test-containers hardening serve endpoints stop-endpoints delete-endpoint runs lineage bench clean
+.PHONY: setup run test test-unit test-containers hardening serve endpoints stop-endpoints delete-endpoint registry deploy runs lineage bench clean
 
 setup: $(READY)
 
@@ -64,6 +64,17 @@ stop-endpoints: $(READY)
 
 delete-endpoint: $(READY)
 	@$(PYTHON) -m localrun.controlplane delete-endpoint $(call q,$(if $(ENDPOINT),$(ENDPOINT),classifier)) --state-dir $(call q,$(WORK)/controlplane)
+
+# The person in the loop, on the local registry (python -m registry --help): make registry CMD="list classifier",
+# CMD="show classifier/2", CMD="approve classifier/2 --reason 'checked the errors'", CMD="reject ...", CMD=history
+registry: $(READY)
+	@url=$$($(PYTHON) -m localrun.controlplane start --state-dir $(call q,$(WORK)/controlplane)) && \
+	$(PYTHON) -m registry --endpoint-url "$$url" --audit-log $(call q,$(WORK)/registry/audit.jsonl) $(CMD)
+
+# After an approval: the group's latest Approved package onto the endpoint (give the last run's DATA/TARGET/...:
+# its steps come from the cache, register finds nothing new, deploy runs)
+deploy:
+	@$(MAKE) --no-print-directory run FROM=deploy
 
 # Local runs and what made a model: make lineage MODEL=<model.tar.gz or SHA-256>
 runs: $(READY)

@@ -108,11 +108,13 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     return args, config
 
 
-def _engine(name: str):
+def _engine(name: str, work_dir: Path):
     if name == "docker":
         from .docker_engine import DockerEngine
 
-        return DockerEngine()
+        engine = DockerEngine()
+        engine.shared = (work_dir,)  # the runs' local "S3" and the control plane's store, read-only
+        return engine
     return ProcessEngine()
 
 
@@ -122,7 +124,7 @@ class Interrupted(Exception):
 
 def run(argv: list[str]) -> int:
     args, config = parse_args(argv)
-    engine = _engine(args.engine)
+    engine = _engine(args.engine, args.work_dir)
     runs = args.work_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))  # unique per run

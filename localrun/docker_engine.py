@@ -49,6 +49,10 @@ class DockerEngine:
             spec.PROCESS_IMAGE: process_image or os.environ.get("PROCESS_IMAGE") or f"{IMAGE_PREFIX}-process:latest",
         }
         self.client = client or _client()
+        # Host folders mounted read-only at the same path in every step's container: the local "S3"
+        # and artifact store, so that a file:// ModelDataUrl (register's champion, deploy's check)
+        # reads there as an s3:// one reads from any job.
+        self.shared: tuple[Path, ...] = ()
         self._running: set = set()
         self._lock = threading.Lock()
 
@@ -63,16 +67,15 @@ class DockerEngine:
     def code_version(self, step: spec.Step) -> str:
         return "image:" + self.client.images.get(self.images[step.image]).id
 
-    def container(self, image: str, tree: Path, **kwargs):
-        return self.client.containers.run(
-            image, detach=True, network_mode="host",
-            volumes={str(Path(tree).resolve()): {"bind": "/opt/ml", "mode": "rw"}}, **kwargs,
-        )
+    def container(self, image: str, tree: Path, shared: tuple[Path, ...] = (), **kwargs):
+        volumes = {str(Path(folder).resolve()): {"bind": str(Path(folder).resolve()), "mode": "ro"} for folder in shared}
+        volumes[str(Path(tree).resolve())] = {"bind": "/opt/ml", "mode": "rw"}
+        return self.client.containers.run(image, detach=True, network_mode="host", volumes=volumes, **kwargs)
 
     def run(self, job: Job, tree: Path, host: str) -> int:  # noqa: ARG002 - the tree says which host
         command = kind_of(job.step).container_command(job)
         command["environment"] = {**command["environment"], "OMP_NUM_THREADS": "1"}
-        container = self.container(self.images[job.step.image], tree, **command)
+        container = self.container(self.images[job.step.image], tree, self.shared, **command)
         with self._lock:
             self._running.add(container)
         try:

@@ -175,6 +175,10 @@ def test_missing_data_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
 
 
+def make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.ready", *args], cwd=REPO, capture_output=True, text=True, timeout=1800)
+
+
 def _processes_mentioning(path: Path) -> list[int]:
     """PIDs whose command line or environment names path (the control plane, its endpoints' hosts)."""
     found = []
@@ -228,7 +232,8 @@ def test_make_passes_labels_paths_and_hyperparameters_quoted(tmp_path):
     dumper.chmod(0o755)
     result = subprocess.run(
         ["make", "-s", "-o", ".venv/.ready", "run", f"PYTHON={sys.executable} {dumper}",
-         "DATA=my data/it's.csv", "TARGET=income", "POSITIVE=>50K", 'IDS=a b', "HP=n_estimators=20 max_depth=4"],
+         "DATA=my data/it's.csv", "TARGET=income", "POSITIVE=>50K", 'IDS=a b', "HP=n_estimators=20 max_depth=4",
+         "PARAMS=GateFloor=0.8 ModelPackageGroup=it's"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -237,6 +242,7 @@ def test_make_passes_labels_paths_and_hyperparameters_quoted(tmp_path):
     assert argv[argv.index("--positive-label") + 1] == ">50K"
     assert argv[argv.index("--id-columns") + 1] == "a b"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-p"] == ["n_estimators=20", "max_depth=4"]
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--param"] == ["GateFloor=0.8", "ModelPackageGroup=it's"]
     assert not (REPO / "50K").exists()
 
 
@@ -260,6 +266,20 @@ def test_a_weaker_challenger_is_not_approved_and_the_champion_keeps_serving(cach
     status, _, body = post_rows(deployment["url"], "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,"
                                 "body_mass_g,year\nAdelie,Torgersen,39.1,18.7,181,3750,2007\n")
     assert status == 200 and len(body["predictions"]) == 1
+
+    # a person approves it after all (the audit trail says who and why), and one command deploys it
+    ref = f"{decision['model_package_group']}/{decision['model_package_version']}"
+    approved = make("registry", f"WORK={work}", f"CMD=approve {ref} --reason 'accepted for the demo' --by reviewer")
+    assert approved.returncode == 0, approved.stderr
+    assert "PendingManualApproval -> Approved" in approved.stdout
+    trail = [json.loads(line) for line in (work / "registry" / "audit.jsonl").read_text().splitlines()]
+    assert trail[-1] | {"time": None} == trail[-1] | {"time": None, "who": "reviewer", "from": "PendingManualApproval",
+                                                     "to": "Approved", "reason": "accepted for the demo"}
+    deployed = make("deploy", f"WORK={work}", f"DATA={PENGUINS}", "TARGET=sex", "POSITIVE=female", "HP=n_estimators=1",
+                    "PARAMS=GateFloor=0.5")
+    assert deployed.returncode == 0, deployed.stderr[-2000:]
+    after = summary_of(work)["deployment"]
+    assert after["action"] == "updated" and after["model_package_arn"] == decision["model_package_arn"]
 
 
 class PollingClient:

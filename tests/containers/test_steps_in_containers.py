@@ -43,6 +43,7 @@ def pipeline_runs(tmp_path_factory, docker_engine):
                 config.control_plane = lambda: daemon.ensure_running(state_dir, "docker")
                 config.account = local_account(docker_engine.images)
                 config.parameters["DataCaptureS3Uri"] = (run_dir / "data-capture").as_uri()
+                docker_engine.shared = (run_dir,)  # register and deploy read file:// artifacts under it
             session = LocalSession(run_dir, eng)
             results = run_pipeline(config, session)
             summary = summarize(results, run_dir, time.perf_counter())
@@ -52,6 +53,7 @@ def pipeline_runs(tmp_path_factory, docker_engine):
             runs[name] = (run_dir, summary)
         yield runs
     finally:
+        docker_engine.shared = ()
         for state_dir in planes:
             daemon.stop(state_dir)
 
