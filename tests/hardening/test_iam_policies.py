@@ -1,13 +1,29 @@
-"""The IAM policy documents under iam/: they parse, and every S3 grant names the bucket and a prefix."""
+"""The IAM policy documents under iam/: they parse, every S3 grant names the bucket and a prefix, and
+the register and deploy roles allow exactly the SageMaker and Application Auto Scaling operations
+their code calls (found by walking the code from each step's main())."""
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-IAM = Path(__file__).resolve().parents[2] / "iam"
-STEPS = ["clean", "feature", "train", "evaluation", "serve", "pipeline"]
+ROOT = Path(__file__).resolve().parents[2]
+IAM = ROOT / "iam"
+SCRIPTS = ROOT / "scripts"
+STEPS = ["clean", "feature", "train", "evaluation", "register", "deploy", "serve", "pipeline"]
 STAR_ALLOWED = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}  # AWS offers no narrower resource
+API_ROLES = {"pipeline", "register", "deploy"}  # the only roles that call the SageMaker API
+# Actions a role needs although its code never calls them, with the reason AWS gives.
+REQUIRED_BY_AWS = {
+    "deploy": {
+        "sagemaker:AddTags": "CreateModel and CreateEndpoint send Tags: tag-on-create needs AddTags",
+        "sagemaker:UpdateEndpointWeightsAndCapacities": "RegisterScalableTarget on a variant needs it (autoscaling prerequisites)",
+    },
+}
+CLIENT_SERVICES = {"sagemaker": "sagemaker", "autoscaling": "application-autoscaling"}  # registry.client.Clients
+IAM_PREFIX = {"sagemaker": "sagemaker", "application-autoscaling": "application-autoscaling"}
 
 
 def statements(name):
@@ -18,6 +34,10 @@ def statements(name):
 
 def as_list(value):
     return value if isinstance(value, list) else [value]
+
+
+def actions_of(name):
+    return {a for s in statements(name) for a in as_list(s["Action"])}
 
 
 @pytest.mark.parametrize("name", STEPS)
@@ -36,15 +56,116 @@ def test_each_policy_parses_and_is_scoped(name):
                 assert key == "" and "Condition" in statement or key.startswith("/${Prefix}/"), resource
         if "cloudwatch:PutMetricData" in actions:
             assert statement["Condition"]["StringEquals"]["cloudwatch:namespace"].startswith("/aws/sagemaker/")
+        for resource in resources:  # SageMaker resources: only the pipeline's jobs, the group, the endpoint's
+            if resource.startswith("arn:aws:sagemaker:"):
+                assert re.search(r":(processing-job|training-job)/pipelines-\*$|/\$\{ModelPackageGroup\}(/\*)?$"
+                                 r"|/\$\{EndpointName\}(-\*)?$", resource), resource
 
 
-def test_only_the_pipeline_role_calls_sagemaker_and_passes_roles():
+def test_only_the_api_roles_call_sagemaker_and_only_pipeline_and_deploy_pass_roles():
     for name in STEPS:
-        actions = {a for s in statements(name) for a in as_list(s["Action"])}
-        calls = {a for a in actions if a.startswith(("sagemaker:", "iam:"))}
-        assert bool(calls) == (name == "pipeline"), (name, calls)
-    pass_role = next(s for s in statements("pipeline") if s["Action"] == "iam:PassRole")
-    assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "sagemaker.amazonaws.com"
+        actions = actions_of(name)
+        assert bool({a for a in actions if a.startswith("sagemaker:")}) == (name in API_ROLES), name
+        assert ("iam:PassRole" in actions) == (name in ("pipeline", "deploy")), name
+        assert {a for a in actions if a.startswith("iam:")} <= {"iam:PassRole", "iam:CreateServiceLinkedRole"}
+    for name in ("pipeline", "deploy"):
+        for statement in (s for s in statements(name) if s["Action"] == "iam:PassRole"):
+            assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == "sagemaker.amazonaws.com"
+    passed = {r for s in statements("deploy") if s["Action"] == "iam:PassRole" for r in as_list(s["Resource"])}
+    assert passed == {"arn:aws:iam::${Account}:role/${RolePrefix}-serve"}  # the endpoint's role, nothing else
+    pipeline_passes = {r for s in statements("pipeline") if s["Action"] == "iam:PassRole" for r in as_list(s["Resource"])}
+    assert pipeline_passes == {f"arn:aws:iam::${{Account}}:role/${{RolePrefix}}-{step}" for step in STEPS[:6]}
+    linked = [s for s in statements("deploy") if s["Action"] == "iam:CreateServiceLinkedRole"]
+    assert [s["Condition"]["StringEquals"]["iam:AWSServiceName"] for s in linked] == [
+        "sagemaker.application-autoscaling.amazonaws.com"]
+
+
+# --- what the code calls ----------------------------------------------------------------------------------
+def _modules() -> dict[str, ast.Module]:
+    files = {path.stem: path for path in (SCRIPTS / "registry").glob("*.py")}
+    modules = {f"registry.{stem}": ast.parse(path.read_text()) for stem, path in files.items()}
+    for step in ("register", "deploy"):
+        modules[step] = ast.parse((SCRIPTS / f"{step}.py").read_text())
+    return modules
+
+
+def _imports(module_name: str, tree: ast.Module) -> dict[str, str]:
+    """Local name -> 'registry.mod' (a module) or 'registry.mod.func' (a function)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: inside registry
+                base = "registry" + (f".{base}" if base else "")
+            if not base.startswith("registry"):
+                continue
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{base}.{alias.name}"
+    return names
+
+
+def _receiver(node: ast.AST) -> str | None:
+    """'sagemaker' for `sm.x` / `clients.sagemaker.x`, 'autoscaling' for `clients.autoscaling.x`."""
+    if isinstance(node, ast.Name) and node.id == "sm":
+        return "sagemaker"
+    if isinstance(node, ast.Attribute) and node.attr in CLIENT_SERVICES:
+        return node.attr
+    return None
+
+
+def called_operations(entry_module: str) -> set[str]:
+    """IAM actions of every client method reachable from `<entry_module>.main` (calls and references)."""
+    from botocore.session import get_session
+    from botocore import xform_name
+
+    session = get_session()
+    operations = {}
+    for service in CLIENT_SERVICES.values():
+        model = session.get_service_model(service)
+        operations[service] = {xform_name(op): op for op in model.operation_names}
+
+    modules = _modules()
+    functions = {f"{name}.{fn.name}": fn for name, tree in modules.items()
+                 for fn in tree.body if isinstance(fn, ast.FunctionDef)}
+    imports = {name: _imports(name, tree) for name, tree in modules.items()}
+    found, seen, todo = set(), set(), [f"{entry_module}.main"]
+    while todo:
+        qualified = todo.pop()
+        if qualified in seen or qualified not in functions:
+            continue
+        seen.add(qualified)
+        module = qualified.rsplit(".", 1)[0]
+        for node in ast.walk(functions[qualified]):
+            if isinstance(node, ast.Attribute):
+                service = _receiver(node.value)
+                if service:
+                    api = CLIENT_SERVICES[service]
+                    assert node.attr in operations[api], f"{qualified}: {api} has no method {node.attr}"
+                    found.add(f"{IAM_PREFIX[api]}:{operations[api][node.attr]}")
+                elif isinstance(node.value, ast.Name) and node.value.id in imports[module]:
+                    todo.append(f"{imports[module][node.value.id]}.{node.attr}")
+            elif isinstance(node, ast.Name):
+                todo.append(imports[module].get(node.id, f"{module}.{node.id}"))
+    return found
+
+
+@pytest.mark.parametrize("step", ["register", "deploy"])
+def test_api_roles_allow_exactly_what_the_code_calls(step):
+    called = called_operations(step)
+    assert called, step
+    allowed = {a for a in actions_of(step) if a.split(":")[0] in IAM_PREFIX.values()}
+    assert called - allowed == set(), f"{step} calls operations its role does not allow"
+    assert allowed - called == set(REQUIRED_BY_AWS.get(step, {})), f"{step}'s role allows what it never calls"
+
+
+def test_the_call_walk_sees_the_calls():
+    """The walk follows module functions: register creates packages, deploy creates endpoints and
+    scaling, and what only the `python -m registry` command does (teardown, approval) is not reached."""
+    register, deploy = called_operations("register"), called_operations("deploy")
+    assert {"sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage"} <= register
+    assert {"sagemaker:CreateEndpoint", "sagemaker:DeleteModel", "application-autoscaling:PutScalingPolicy"} <= deploy
+    assert not {"sagemaker:DeleteEndpoint", "sagemaker:UpdateModelPackage",
+                "application-autoscaling:DeregisterScalableTarget"} & (register | deploy)
 
 
 def test_trust_policy_is_sagemaker_in_the_own_account():
