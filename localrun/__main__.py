@@ -175,6 +175,12 @@ def run(argv: list[str]) -> int:
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
+    if "evaluation_report" in summary["outputs"]:
+        print(f"REPORT {summary['outputs']['evaluation_report']}")
+    if summary["drift_violations"] is not None:
+        violations = summary["drift_violations"]
+        print(f"DRIFT test split against the training baseline: {len(violations)} violations"
+              + "".join(f"\n  {v['feature_name']}: {v['constraint_check_type']}: {v['description']}" for v in violations[:5]))
     print_decision(summary, args.state_dir)
     return 0
 

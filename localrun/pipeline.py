@@ -195,14 +195,24 @@ def smoke_test_endpoint(results: dict[str, StepResult], deployment: dict[str, An
     return predictions
 
 
+# the one file a person opens of an output, and its report for people
+PRIMARY_FILES = {"model": "model.tar.gz", "evaluation": spec.EVALUATION_FILE, "registration": spec.DECISION_FILE,
+                 "deployment": spec.DEPLOYMENT_FILE}
+REPORT_FILES = {"evaluation": spec.EVALUATION_REPORT, "drift": "drift_report.html"}
+
+
 def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:
     report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
     metadata = read_model_metadata(results["train"].outputs["model"])
     outputs: dict[str, str] = {}
     for name, result in results.items():
         for output, path in result.outputs.items():
-            files = sorted(p for p in path.iterdir() if p.is_file())
-            outputs[output] = str(files[0] if len(files) == 1 and output in ("model", "evaluation", "registration", "deployment") else path)
+            primary = PRIMARY_FILES.get(output)
+            outputs[output] = str(path / primary if primary and (path / primary).is_file() else path)
+            page = REPORT_FILES.get(output)
+            if page and (path / page).is_file():
+                outputs[f"{output}_report"] = str(path / page)
+    drift = read_output_json(results, "drift", "drift", "constraint_violations.json")
     return {
         "run_dir": str(run_dir),
         "test_auc": report["binary_classification_metrics"]["auc"]["value"],
@@ -214,6 +224,7 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
         "model_sha256": prefix_files(results["train"].outputs["model"])["model.tar.gz"],
         "registration": read_output_json(results, "register", "registration", spec.DECISION_FILE),
         "deployment": read_output_json(results, "deploy", "deployment", spec.DEPLOYMENT_FILE),
+        "drift_violations": None if drift is None else drift["violations"],
         "outputs": outputs,
         "step_seconds": {name: round(r.seconds, 2) for name, r in results.items()},
         "cached_steps": [name for name, r in results.items() if r.cached],

@@ -11,22 +11,13 @@ after writing them; otherwise it only flags.
 import json
 from pathlib import Path
 
-from contract import DataError, Param, log_metric, processing_job, run_processing
+from contract import DataError, log_metric, processing_job, run_processing
 from common.storage import read_tables, write_bytes, write_json, write_table
 from monitoring import baseline, drift
+from pipeline.spec import CLASSIFIER
 from reporting import drift as drift_report
 
-PARAMS = {
-    "fail_on_violation": Param(bool, False, "fail the step when any constraint is violated"),
-    "ignore_columns": Param(list, [], "columns of the data that are not features (ids, target, timestamps)"),
-    "psi_threshold": Param(float, None, "numeric drift threshold; default: constraints.json's", minimum=0),
-    "categorical_psi_threshold": Param(float, None, "categorical drift threshold; default: constraints.json's",
-                                       minimum=0),
-    "domain_content_threshold": Param(float, None, "share of values inside a categorical domain",
-                                      minimum=0, maximum=1),
-    "datatype_check_threshold": Param(float, None, "share of values of the baseline's type",
-                                      minimum=0, maximum=1),
-}
+STEP = CLASSIFIER.step("drift")
 
 
 def _read_json(path: Path) -> dict:
@@ -48,19 +39,20 @@ def _read_data(directory: Path, columns: list[str]):
 
 def main() -> None:
     job = processing_job()
-    params = job.params(PARAMS)
-    base = job.input("baseline")
+    params = job.params(STEP.params)
+    base = job.input(STEP.input("baseline").name)
     statistics = _read_json(base / "statistics.json")
     constraints = _read_json(base / "constraints.json")
     columns = [f["name"] for f in statistics["features"]]
-    data, source = _read_data(job.input("data"), columns)
-    data = data.drop(columns=[c for c in params["ignore_columns"] if c in data.columns])
+    data, source = _read_data(job.input(STEP.input("data").name), columns)
+    not_features = [*params["ignore_columns"], *([params["target"]] if params["target"] else [])]
+    data = data.drop(columns=[c for c in not_features if c in data.columns])
     thresholds = drift.Thresholds(
         psi=params["psi_threshold"], categorical_psi=params["categorical_psi_threshold"],
         domain_content=params["domain_content_threshold"], datatype=params["datatype_check_threshold"],
     )
     result = drift.check(data, statistics, constraints, thresholds)
-    out = job.output("drift")
+    out = job.output(STEP.output("drift").name)
     roles = {f["name"]: f.get("role") for f in statistics["features"] if f["name"] in data.columns and f.get("role")}
     write_json(out / "constraint_violations.json", result.constraint_violations())
     write_json(out / "statistics.json", baseline.statistics(data[[c for c in columns if c in data.columns]], roles))

@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
-"""Processing step: model.tar.gz + test split -> evaluation.json (Model Monitor format + a gate section).
+"""Processing step: model.tar.gz + test split -> evaluation.json (Model Monitor format + a gate section)
+and evaluation_report.html (for people: one self-contained file, plots as inline SVG).
 
 Inputs `model` (the training job's model.tar.gz) and `test` (raw rows). Output `evaluation`:
-evaluation.json (pipeline.evaluation_file), gated on by the pipeline's ConditionStep.
+evaluation.json (pipeline.evaluation_file), gated on by the pipeline's ConditionStep, and the report.
 """
 
 import tempfile
 from pathlib import Path
 
 from common.errors import DataError
+from common.storage import write_bytes
 from contract import log_metric, modeltar, processing_job, run_processing
 from pipeline import evaluation_file
-from pipeline.spec import CLASSIFIER
+from pipeline.spec import CLASSIFIER, EVALUATION_REPORT
+from reporting import classifier as classifier_report
 from tasks.classifier import artifact, channels
-from tasks.classifier.evaluation import binary_classification_report
+from tasks.classifier.evaluation import binary_classification_report, permutation_importances
 
 STEP = CLASSIFIER.step("evaluation")
 
@@ -28,14 +31,17 @@ def main() -> None:
     schema = model.schema
     if schema.target not in test.columns:
         raise DataError(f"input 'test' has no target column '{schema.target}'; columns are {list(test.columns)}")
-    report = binary_classification_report(
-        schema.encode_target(test[schema.target]), model.predict_proba(test), model.threshold,
-        labels=(schema.negative_label, schema.positive_label), seed=params["seed"],
-    )
+    y, proba = schema.encode_target(test[schema.target]), model.predict_proba(test)
+    labels = (schema.negative_label, schema.positive_label)
+    report = binary_classification_report(y, proba, model.threshold, labels=labels, seed=params["seed"])
     auc = report["binary_classification_metrics"]["auc"]["value"]
     report["gate"] = evaluation_file.gate_section("auc", auc if isinstance(auc, float) else None, baseline=0.5)
     report["model_sha256"] = model.metadata["model_sha256"]
-    evaluation_file.write(job.output(STEP.output("evaluation").name), report)
+    out = job.output(STEP.output("evaluation").name)
+    importances = permutation_importances(model.predict_proba, test, y, schema.features, seed=params["seed"])
+    page = classifier_report.render(y, proba, model.threshold, labels, report, importances=importances)
+    write_bytes(out / EVALUATION_REPORT, page.encode("utf-8"))
+    evaluation_file.write(out, report)
     log_metric("test:auc", auc if isinstance(auc, float) else float("nan"))
     print(f"evaluation: test AUC {auc} on {len(test)} rows")
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Processing step: cleaned rows -> stratified train/validation/test splits and the preprocessor.
 
-Input `cleaned` (from clean.py). Outputs `train`, `validation`, `test` (raw rows) and
-`preprocessor` (fitted on train only), formats owned by tasks.classifier.channels. Runs on one
+Input `cleaned` (from clean.py). Outputs `train`, `validation`, `test` (raw rows),
+`preprocessor` (fitted on train only), formats owned by tasks.classifier.channels, and `baseline`
+(Model Monitor's statistics.json and constraints.json of the training split's features). Runs on one
 instance: a split needs all the rows, so other instances do nothing.
 """
 
+from common.storage import write_json
 from contract import processing_job, run_processing
+from monitoring import baseline
 from pipeline.spec import CLASSIFIER, SPLITS
 from tasks.classifier import channels, features
 
@@ -28,6 +31,12 @@ def main() -> None:
     for name, part in zip(SPLITS, parts):
         channels.write_split(job.output(STEP.output(name).name), name, part)
     channels.write_preprocessor(job.output(STEP.output("preprocessor").name), features.fit_preprocessor(parts[0], schema), schema)
+    # what drift checks compare new data and captured requests with: the training rows' features
+    train_features = parts[0][list(schema.features)]
+    statistics = baseline.statistics(train_features)
+    out = job.output(STEP.output("baseline").name)
+    write_json(out / "constraints.json", baseline.constraints(train_features, stats=statistics))
+    write_json(out / "statistics.json", statistics)
     sizes = ", ".join(f"{name} {len(part)}" for name, part in zip(SPLITS, parts))
     print(f"feature: {sizes} rows ({duplicates} duplicates across clean shards dropped)")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from contract import ConfigError, DataError, processing_job, run_processing
 from contract import modeltar
 from common.storage import read_tables, sha256_file, write_json
-from pipeline.spec import CLASSIFIER, DECISION_FILE
+from pipeline.spec import BASELINE_FILES, CLASSIFIER, DECISION_FILE
 from registry import artifacts
 from registry.client import make_clients, resolve_endpoint_url
 from registry.registration import Registration, json_safe, register
@@ -27,6 +27,21 @@ def clients_for(params: dict):
     if params["backend"] == "local" and not url:
         raise ConfigError("backend 'local' needs --endpoint-url or SAGEMAKER_ENDPOINT_URL (the local control plane)")
     return make_clients(url, params["region"] or None)
+
+
+def baseline_urls(job) -> tuple[str, str] | None:
+    """The training split's statistics.json and constraints.json where they live (S3, or file://
+    locally), for the package's data-quality and drift-check baselines; None without the input."""
+    try:
+        folder = job.input(STEP.input("baseline").name)
+    except ConfigError:
+        return None
+    files = [folder / name for name in BASELINE_FILES]
+    for path in files:
+        if not path.is_file():
+            raise DataError(f"input 'baseline' has no {path.name} ({path})")
+    statistics, constraints = (job.input_uri("baseline", path) or artifacts.to_url(path) for path in files)
+    return statistics, constraints
 
 
 def main() -> None:
@@ -53,6 +68,7 @@ def main() -> None:
         floor=params["floor"], margin=params["margin"], auto_approve=params["auto_approve"],
         git_commit=params["git_commit"], image_digest=params["image_digest"],
         instance_types=tuple(params["instance_types"]),
+        baseline_urls=baseline_urls(job),
     )
     with tempfile.TemporaryDirectory() as tmp:
         decision = register(clients_for(params), registration, Path(tmp))

@@ -52,6 +52,12 @@ def test_default_dataset_end_to_end(work_dir):
         assert path in result.stdout
     evaluation = json.loads(Path(summary["outputs"]["evaluation"]).read_text())
     assert evaluation["binary_classification_metrics"]["auc"]["value"] == summary["test_auc"]
+    # the report people open: every plot drawn in a real browser, no console error
+    report = Path(summary["outputs"]["evaluation_report"])
+    assert f"REPORT {report}" in result.stdout
+    _assert_report_renders(report, {"roc", "precision_recall", "calibration", "confusion_challenger", "importances"})
+    # a fresh split of the same data against the training baseline raises no alarm
+    assert summary["drift_violations"] == [] and "DRIFT test split against the training baseline: 0 violations" in result.stdout
     # register: the first model of a fresh group is judged on the floor (GateFloor) alone, and passes it
     decision = summary["registration"]
     assert decision["status"] == "Approved" and decision["registered"] is True and decision["champion"] is None
@@ -62,6 +68,12 @@ def test_default_dataset_end_to_end(work_dir):
     assert deployment["action"] == "created" and deployment["status"] == "InService"
     assert deployment["model_package_arn"] == decision["model_package_arn"]
     assert f"ENDPOINT classifier created, serving {decision['model_package_arn']}: {deployment['url']}" in result.stdout
+    # the package carries the training split's baselines, for drift checks of what it will be sent
+    package = _describe_package(tmp_path, decision["model_package_arn"])
+    baseline = Path(summary["outputs"]["baseline"])
+    assert package["DriftCheckBaselines"]["ModelDataQuality"] == package["ModelMetrics"]["ModelDataQuality"] == {
+        "Statistics": {"ContentType": "application/json", "S3Uri": (baseline / "statistics.json").as_uri()},
+        "Constraints": {"ContentType": "application/json", "S3Uri": (baseline / "constraints.json").as_uri()}}
     # the run ended with a smoke request through it: raw test rows, the runtime API's path
     predictions = summary["endpoint_predictions"]
     assert len(predictions) == 5
@@ -114,7 +126,7 @@ def test_an_unchanged_rerun_takes_every_step_from_the_cache(cached_runs):
     (first, first_dir), (second, second_dir) = runs[:2]
     assert set(step_statuses(first_dir).values()) == {"succeeded"}
     # every cacheable step; register and deploy have side effects and always run
-    assert step_statuses(second_dir) == {**dict.fromkeys(("clean", "feature", "train", "evaluation"), "cached"),
+    assert step_statuses(second_dir) == {**dict.fromkeys(("clean", "feature", "train", "evaluation", "drift"), "cached"),
                                          "register": "succeeded", "deploy": "succeeded"}
     assert second["model_sha256"] == first["model_sha256"] and second["test_auc"] == first["test_auc"]
     # nothing new: the same artifact is reported as registered, and the endpoint is left as it is
@@ -128,7 +140,8 @@ def test_an_unchanged_rerun_takes_every_step_from_the_cache(cached_runs):
 def test_a_changed_hyperparameter_reruns_training_and_what_follows_only(cached_runs):
     _, runs = cached_runs
     third, third_dir = runs[2]
-    assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "train": "succeeded", "evaluation": "succeeded",
+    # drift reads feature's outputs only: still cached
+    assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "drift": "cached", "train": "succeeded", "evaluation": "succeeded",
                                         "register": "succeeded", "deploy": "succeeded"}
     assert third["model_sha256"] != runs[0][0]["model_sha256"]
 
@@ -173,6 +186,24 @@ def test_missing_data_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert result.returncode == 2
     assert f"--data {tmp_path / 'nope.csv'}: no such file or folder" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def _assert_report_renders(page: Path, plots: set[str]) -> None:
+    """Opened in headless Chromium: every plot present and painted, no console error (skips without
+    Chromium, fails instead under CI=true, as tests/reporting does)."""
+    import os
+
+    from tests.reporting import reporting_browser
+
+    binary = reporting_browser.find_chromium()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no chromium to render the report: apt-get install -y chromium")
+        pytest.skip("no chromium (apt-get install -y chromium)")
+    rendered = reporting_browser.render(page, binary)
+    assert rendered.errors == []
+    assert {plot["name"] for plot in rendered.plots} == plots
+    assert all(plot["painted"] >= 3 and plot["width"] > 200 for plot in rendered.plots), rendered.plots
 
 
 def make(*args: str) -> subprocess.CompletedProcess:

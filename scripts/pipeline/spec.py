@@ -193,6 +193,9 @@ def _check(pipeline: Pipeline) -> None:
 # ---- the classifier pipeline: clean -> feature -> train -> evaluation -> gate -> register -> deploy
 
 EVALUATION_FILE = "evaluation.json"
+EVALUATION_REPORT = "evaluation_report.html"  # for people: curves, confusion matrix, intervals, features
+BASELINE_FILES = ("statistics.json", "constraints.json")  # Model Monitor baselines of the training split
+DRIFT_FILES = ("constraint_violations.json", "statistics.json", "drift_table.csv", "drift_report.html")
 DECISION_FILE = "decision.json"  # register's output: status, reason, both scores, the package
 DEPLOYMENT_FILE = "deployment.json"  # deploy's output: the endpoint, what it serves, its URL
 GATE_JSON_PATH = "gate.value"  # task-neutral: evaluation.json's gate section (pipeline.evaluation_file)
@@ -216,6 +219,18 @@ TRAIN_PARAMS = {
     "threshold": Param(float, None, "decision threshold; default: the F1-best on validation", minimum=0.0, maximum=1.0),
 }
 EVALUATION_PARAMS = {"seed": Param(int, 0, "seed of the bootstrap standard deviations")}
+DRIFT_PARAMS = {
+    "fail_on_violation": Param(bool, False, "fail the step when any constraint is violated"),
+    "target": Param(str, "", "the target column, not a feature: dropped from the data when present"),
+    "ignore_columns": Param(list, [], "columns of the data that are not features (ids, timestamps)"),
+    "psi_threshold": Param(float, None, "numeric drift threshold; default: constraints.json's", minimum=0),
+    "categorical_psi_threshold": Param(float, None, "categorical drift threshold; default: constraints.json's",
+                                       minimum=0),
+    "domain_content_threshold": Param(float, None, "share of values inside a categorical domain",
+                                      minimum=0, maximum=1),
+    "datatype_check_threshold": Param(float, None, "share of values of the baseline's type",
+                                      minimum=0, maximum=1),
+}
 
 _API_PARAMS = {
     "backend": Param(str, "sagemaker", help="sagemaker (AWS, or endpoint_url) or local (the control plane at endpoint_url)",
@@ -287,7 +302,8 @@ CLASSIFIER = Pipeline(
         ProcessingStep(
             "feature", "feature.py", PROCESS_IMAGE,
             inputs=(Input("cleaned", FromStep("clean", "cleaned")),),
-            outputs=(*(Output(s, (f"{s}.parquet",)) for s in SPLITS), Output("preprocessor", ("preprocessor.joblib", "schema.json"))),
+            outputs=(*(Output(s, (f"{s}.parquet",)) for s in SPLITS), Output("preprocessor", ("preprocessor.joblib", "schema.json")),
+                     Output("baseline", BASELINE_FILES)),
             params=FEATURE_PARAMS,
         ),
         TrainingStep(
@@ -303,8 +319,17 @@ CLASSIFIER = Pipeline(
         ProcessingStep(
             "evaluation", "evaluation.py", PROCESS_IMAGE,
             inputs=(Input("model", FromStep("train", "model")), Input("test", FromStep("feature", "test"))),
-            outputs=(Output("evaluation", (EVALUATION_FILE,)),),
+            outputs=(Output("evaluation", (EVALUATION_FILE, EVALUATION_REPORT)),),
             params=EVALUATION_PARAMS,
+        ),
+        # the test split against the training baseline: a fresh split of the same data must raise no
+        # alarm; the same step checks new batches or captured requests (make drift)
+        ProcessingStep(
+            "drift", "drift.py", PROCESS_IMAGE,
+            inputs=(Input("baseline", FromStep("feature", "baseline")), Input("data", FromStep("feature", "test"))),
+            outputs=(Output("drift", DRIFT_FILES),),
+            params=DRIFT_PARAMS,
+            bind={"target": "Target", "ignore_columns": "IdColumns"},
         ),
         # after the gate, with side effects: never cached
         ProcessingStep(
@@ -313,6 +338,7 @@ CLASSIFIER = Pipeline(
                 Input("model", FromStep("train", "model")),
                 Input("evaluation", FromStep("evaluation", "evaluation")),
                 Input("test", FromStep("feature", "test")),  # the rows evaluation scored: both models are scored on them
+                Input("baseline", FromStep("feature", "baseline")),  # registered as the drift-check baselines
             ),
             outputs=(Output("registration", (DECISION_FILE,)),),
             params=REGISTER_PARAMS,

@@ -74,6 +74,7 @@ def package_request(
     evaluation_sha256: str | None = None,
     instance_types: list[str] | None = None,
     transform_instance_types: list[str] | None = None,
+    baseline_urls: tuple[str, str] | None = None,
 ) -> dict:
     """CreateModelPackage: image + artifact, what it reads and answers, metrics, metadata, approval status."""
     if len(properties) > 50:
@@ -100,6 +101,12 @@ def package_request(
         if evaluation_sha256:
             statistics["ContentDigest"] = f"sha256:{evaluation_sha256}"
         request["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
+    if baseline_urls:  # the training split's Model Monitor baselines: what drift checks compare with
+        statistics_url, constraints_url = baseline_urls
+        quality = {"Statistics": {"ContentType": "application/json", "S3Uri": statistics_url},
+                   "Constraints": {"ContentType": "application/json", "S3Uri": constraints_url}}
+        request.setdefault("ModelMetrics", {})["ModelDataQuality"] = quality
+        request["DriftCheckBaselines"] = {"ModelDataQuality": quality}
     return request
 
 

@@ -41,6 +41,7 @@ class Registration:
     auto_approve: bool
     evaluation_url: str | None = None
     evaluation_sha256: str | None = None
+    baseline_urls: tuple[str, str] | None = None  # statistics.json, constraints.json of the training split
     git_commit: str = ""
     image_digest: str = ""
     instance_types: tuple[str, ...] = field(default_factory=tuple)
@@ -142,7 +143,7 @@ def register(clients: Clients, reg: Registration, workdir: Path, scorer: Scorer 
     request = packages.package_request(
         reg.group, reg.image_uri, reg.model_data_url, sha, decision.status, decision.reason, properties,
         evaluation_url=reg.evaluation_url, evaluation_sha256=reg.evaluation_sha256,
-        instance_types=list(reg.instance_types),
+        instance_types=list(reg.instance_types), baseline_urls=reg.baseline_urls,
     )
     arn = sm.create_model_package(**request)["ModelPackageArn"]
     created = sm.describe_model_package(ModelPackageName=arn)
