@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IAM = ROOT / "iam"
 SCRIPTS = ROOT / "scripts"
-STEPS = ["clean", "feature", "train", "evaluation", "register", "deploy", "serve", "pipeline"]
+STEPS = ["clean", "feature", "train", "evaluation", "drift", "register", "deploy", "serve", "pipeline"]
 STAR_ALLOWED = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}  # AWS offers no narrower resource
 API_ROLES = {"pipeline", "register", "deploy"}  # the only roles that call the SageMaker API
 # Actions a role needs although its code never calls them, with the reason AWS gives.
@@ -74,7 +74,8 @@ def test_only_the_api_roles_call_sagemaker_and_only_pipeline_and_deploy_pass_rol
     passed = {r for s in statements("deploy") if s["Action"] == "iam:PassRole" for r in as_list(s["Resource"])}
     assert passed == {"arn:aws:iam::${Account}:role/${RolePrefix}-serve"}  # the endpoint's role, nothing else
     pipeline_passes = {r for s in statements("pipeline") if s["Action"] == "iam:PassRole" for r in as_list(s["Resource"])}
-    assert pipeline_passes == {f"arn:aws:iam::${{Account}}:role/${{RolePrefix}}-{step}" for step in STEPS[:6]}
+    job_roles = [step for step in STEPS if step not in ("serve", "pipeline")]
+    assert pipeline_passes == {f"arn:aws:iam::${{Account}}:role/${{RolePrefix}}-{step}" for step in job_roles}
     linked = [s for s in statements("deploy") if s["Action"] == "iam:CreateServiceLinkedRole"]
     assert [s["Condition"]["StringEquals"]["iam:AWSServiceName"] for s in linked] == [
         "sagemaker.application-autoscaling.amazonaws.com"]
@@ -171,3 +172,9 @@ def test_the_call_walk_sees_the_calls():
 def test_trust_policy_is_sagemaker_in_the_own_account():
     trust = json.loads((IAM / "trust-sagemaker.json").read_text())["Statement"][0]
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+
+
+def test_every_step_of_the_pipeline_has_a_role_document():
+    from pipeline.spec import CLASSIFIER
+
+    assert {step.name for step in CLASSIFIER.steps} == {name for name in STEPS if name not in ("serve", "pipeline")}
