@@ -175,8 +175,9 @@ def run(argv: list[str]) -> int:
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
-    if "evaluation_report" in summary["outputs"]:
-        print(f"REPORT {summary['outputs']['evaluation_report']}")
+    for page in ("evaluation_report", "registration_report"):
+        if page in summary["outputs"]:
+            print(f"REPORT {summary['outputs'][page]}")
     if summary["drift_violations"] is not None:
         violations = summary["drift_violations"]
         print(f"DRIFT test split against the training baseline: {len(violations)} violations"

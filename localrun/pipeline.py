@@ -198,7 +198,7 @@ def smoke_test_endpoint(results: dict[str, StepResult], deployment: dict[str, An
 # the one file a person opens of an output, and its report for people
 PRIMARY_FILES = {"model": "model.tar.gz", "evaluation": spec.EVALUATION_FILE, "registration": spec.DECISION_FILE,
                  "deployment": spec.DEPLOYMENT_FILE}
-REPORT_FILES = {"evaluation": spec.EVALUATION_REPORT, "drift": "drift_report.html"}
+REPORT_FILES = {"evaluation": spec.EVALUATION_REPORT, "drift": "drift_report.html", "registration": spec.COMPARISON_REPORT}
 
 
 def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 
 Inputs `model` (model.tar.gz), `evaluation` (evaluation.json, with its `gate` section) and `test`
 (the rows evaluation scored). Output `registration`: decision.json (status, reason, both scores,
-the package ARN and version). Talks to SageMaker (or the local control plane at --endpoint-url).
+the package ARN and version) and, when a champion was re-scored, comparison_report.html (the two
+side by side on the same rows). Talks to SageMaker (or the local control plane at --endpoint-url).
 Never cached: it has side effects.
 """
 
@@ -13,11 +14,11 @@ from pathlib import Path
 
 from contract import ConfigError, DataError, processing_job, run_processing
 from contract import modeltar
-from common.storage import read_tables, sha256_file, write_json
-from pipeline.spec import BASELINE_FILES, CLASSIFIER, DECISION_FILE
+from common.storage import read_tables, sha256_file, write_bytes, write_json
+from pipeline.spec import BASELINE_FILES, CLASSIFIER, COMPARISON_REPORT, DECISION_FILE
 from registry import artifacts
 from registry.client import make_clients, resolve_endpoint_url
-from registry.registration import Registration, json_safe, register
+from registry.registration import CHAMPION_DIR, Registration, json_safe, register
 
 STEP = CLASSIFIER.step("register")
 
@@ -42,6 +43,22 @@ def baseline_urls(job) -> tuple[str, str] | None:
             raise DataError(f"input 'baseline' has no {path.name} ({path})")
     statistics, constraints = (job.input_uri("baseline", path) or artifacts.to_url(path) for path in files)
     return statistics, constraints
+
+
+def comparison_report(archive: Path, champion_model: Path, registration: Registration, decision: dict, workdir: Path) -> str:
+    """evaluation_report.html's page with the champion beside the challenger, both scored on the test rows
+    the gate used: what a person looks at before approving a package that waits for them."""
+    from reporting import classifier as classifier_report
+    from tasks.classifier import artifact
+
+    challenger = artifact.load(modeltar.extract(archive, workdir))
+    champion = artifact.load(champion_model)
+    schema, rows = challenger.schema, registration.test_rows
+    labels = (schema.negative_label, schema.positive_label)
+    return classifier_report.render(
+        schema.encode_target(rows[schema.target]), challenger.predict_proba(rows), challenger.threshold, labels,
+        registration.evaluation, champion={"name": f"champion v{decision['champion']['version']}",
+                                           "proba": champion.predict_proba(rows), "threshold": champion.threshold})
 
 
 def main() -> None:
@@ -70,9 +87,14 @@ def main() -> None:
         instance_types=tuple(params["instance_types"]),
         baseline_urls=baseline_urls(job),
     )
+    out = job.output(STEP.output("registration").name)
     with tempfile.TemporaryDirectory() as tmp:
         decision = register(clients_for(params), registration, Path(tmp))
-    write_json(job.output(STEP.output("registration").name) / DECISION_FILE, json_safe(decision))
+        champion_model = Path(tmp) / CHAMPION_DIR / "model"
+        if (decision.get("champion") or {}).get("rescored") and champion_model.is_dir():
+            page = comparison_report(archive, champion_model, registration, decision, Path(tmp) / "challenger")
+            write_bytes(out / COMPARISON_REPORT, page.encode("utf-8"))
+    write_json(out / DECISION_FILE, json_safe(decision))
     print(f"register: {decision['status']} {decision['model_package_arn']}: {decision['reason']}")
 
 

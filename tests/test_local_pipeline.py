@@ -371,6 +371,11 @@ def test_a_better_challenger_replaces_the_endpoint_under_load_and_a_corrupted_on
     assert decision["status"] == "Approved" and decision["champion"]["arn"] == champion["registration"]["model_package_arn"]
     assert decision["gate"]["challenger_value"] > decision["champion"]["value"]
     assert deployment["action"] == "updated" and deployment["url"] == url
+    # the page a person would look at: the champion beside the challenger, on the same rows
+    comparison = Path(challenger["outputs"]["registration_report"])
+    assert f"REPORT {comparison}" in better.stdout
+    _assert_report_renders(comparison, {"roc", "precision_recall", "calibration", "confusion_challenger",
+                                         f"confusion_champion v{decision['champion']['version']}", "comparison"})
     assert deployment["model_package_arn"] == decision["model_package_arn"]
     # no request failed; answers went from the champion's to the challenger's once, and stayed
     assert client.failed() == [] and len(client.answers) > 10

@@ -197,6 +197,7 @@ EVALUATION_REPORT = "evaluation_report.html"  # for people: curves, confusion ma
 BASELINE_FILES = ("statistics.json", "constraints.json")  # Model Monitor baselines of the training split
 DRIFT_FILES = ("constraint_violations.json", "statistics.json", "drift_table.csv", "drift_report.html")
 DECISION_FILE = "decision.json"  # register's output: status, reason, both scores, the package
+COMPARISON_REPORT = "comparison_report.html"  # register's, when a champion was re-scored: both side by side
 DEPLOYMENT_FILE = "deployment.json"  # deploy's output: the endpoint, what it serves, its URL
 GATE_JSON_PATH = "gate.value"  # task-neutral: evaluation.json's gate section (pipeline.evaluation_file)
 SPLITS = ("train", "validation", "test")

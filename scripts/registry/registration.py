@@ -65,6 +65,9 @@ def _read_metadata(model_dir: Path) -> dict:
         return {}
 
 
+CHAMPION_DIR = Path("champion")  # below register's workdir: the champion's verified, extracted model (model/)
+
+
 def rescore_champion(
     clients: Clients, package: dict, test_rows: pd.DataFrame, workdir: Path, scorer: Scorer = score
 ) -> gate.Champion:
@@ -119,7 +122,7 @@ def register(clients: Clients, reg: Registration, workdir: Path, scorer: Scorer 
     champion_package = packages.latest_approved(sm, reg.group)
     champion = None
     if champion_package is not None:
-        champion = rescore_champion(clients, champion_package, reg.test_rows, workdir / "champion", scorer)
+        champion = rescore_champion(clients, champion_package, reg.test_rows, workdir / CHAMPION_DIR, scorer)
     settings = gate.GateSettings(gate_in["metric"], gate_in["higher_is_better"], reg.floor, reg.margin, reg.auto_approve)
     decision = gate.decide(value, settings, champion)
 
