@@ -220,6 +220,8 @@ def _checked_csv(path: Path, bad_rows: str) -> tuple[Path | io.StringIO, dict[st
     if bad_rows not in BAD_ROWS:
         raise DataError(f"bad_rows must be one of {list(BAD_ROWS)}, got {bad_rows!r}")
     dropped = {"too_few_fields": 0, "too_many_fields": 0}
+    if _every_record_fits(path):
+        return path, dropped
     bad_lines: list[int] = []
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
@@ -247,6 +249,23 @@ def _checked_csv(path: Path, bad_rows: str) -> tuple[Path | io.StringIO, dict[st
     if not bad_lines:
         return path, dropped
     return _without_records(path, set(bad_lines)), dropped
+
+
+def _every_record_fits(path: Path) -> bool:
+    """The common case, checked without Python code per record: every record has the header's field count.
+
+    False on any doubt (a ragged record, a csv.Error); the record-by-record pass then names the line.
+    """
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next((record for record in reader if record), None)
+            if header is None:
+                return True
+            _refuse_repeated_names(path, [name.lstrip() for name in header])
+            return set(map(len, reader)) <= {0, len(header)}  # 0: blank lines, skipped as pandas does
+        except csv.Error:
+            return False
 
 
 def _without_records(path: Path, lines: set[int]) -> io.StringIO:
