@@ -156,8 +156,8 @@ def clean_and_feature(work: Path, csv_path: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--estimators", default="gb,hgb", help="train.py's `estimator` values to time")
-    parser.add_argument("--train-params", default="", help="extra train hyperparameters, k=v,k=v")
+    parser.add_argument("--estimators", default="gb,hgb",
+                        help="train.py runs to time: estimator[:k=v;k=v] (extra hyperparameters), comma-separated")
     args = parser.parse_args()
     rows = int(os.environ.get("ROWS", "2000000"))
     with tempfile.TemporaryDirectory(prefix="volume-bench-") as tmp:
@@ -173,19 +173,28 @@ def main() -> None:
         (report_file,) = sorted(Path(clean.outputs["cleaned"]).glob("report-*.json"))
         report = json.loads(report_file.read_text())
         lines = [("pyarrow.csv.read_csv", arrow), ("clean.py", clean_m), ("feature.py", feature_m)]
-        train_rows = None
+        train_rows, trained = None, {}
         if not args.skip_train:
             train_rows = len(pd.read_parquet(next(Path(feature.outputs["train"]).glob("*.parquet")), columns=[TARGET]))
-            extra = dict(kv.split("=", 1) for kv in args.train_params.split(",") if kv)
-            for estimator in [e for e in args.estimators.split(",") if e]:
+            for number, run in enumerate(e for e in args.estimators.split(",") if e):
+                estimator, _, extra = run.partition(":")
+                hyperparameters = {"estimator": estimator, **dict(kv.split("=", 1) for kv in extra.split(";") if kv)}
                 inputs = {name: feature.outputs[name] for name in ("train", "validation", "preprocessor")}
-                _, measured = run_step(session, engine, "train", inputs, {"estimator": estimator, **extra})
-                lines.append((f"train.py estimator={estimator}", measured))
+                # a session of its own: the tree (and its checkpoints) of one run is not the next one's
+                train_session, train_engine = new_session(work / f"train-{number}")
+                result, measured = run_step(train_session, train_engine, "train", inputs, hyperparameters)
+                model_dir = next(iter(result.trees.values())) / "model"
+                metadata = json.loads((model_dir / "metadata.json").read_text())
+                trees = metadata.get("params", {}).get("trees")
+                auc = metadata.get("metrics", {}).get("validation_auc")
+                print(f"train {run}: {trees} trees, validation AUC {auc}, {measured.seconds:.1f} s", flush=True)
+                lines.append((f"train.py {run} ({trees} trees)", measured))
+                trained[estimator] = (measured.seconds, trees)
         print(f"\nrows in {report['rows_in']}, out {report['rows_out']}, dropped {report['dropped']}"
               + (f"; train split {train_rows} rows" if train_rows else ""))
-        print(f"{'process':<28}{'seconds':>10}{'peak RSS MB':>14}{'exit':>6}")
+        print(f"{'process':<44}{'seconds':>10}{'peak RSS MB':>14}{'exit':>6}")
         for name, m in lines:
-            print(f"{name:<28}{m.seconds:>10.1f}{m.peak_rss_mb:>14.0f}{m.exit_code:>6}")
+            print(f"{name:<44}{m.seconds:>10.1f}{m.peak_rss_mb:>14.0f}{m.exit_code:>6}")
         ratios = {
             "rows": rows,
             "csv_mb": round(size_mb),
@@ -195,9 +204,9 @@ def main() -> None:
             "feature_rss_vs_pyarrow": feature_m.peak_rss_mb / arrow.peak_rss_mb,
             "clean_rss_mb_per_csv_mb": clean_m.peak_rss_mb / size_mb,
         }
-        timed = {name.split("=")[-1]: m for name, m in lines if name.startswith("train.py")}
-        if "gb" in timed and "hgb" in timed:
-            ratios["train_gb_vs_hgb_time"] = timed["gb"].seconds / timed["hgb"].seconds
+        if "gb" in trained and "hgb" in trained:  # per tree: the GB run may be capped to fewer trees
+            (gb_s, gb_trees), (hgb_s, hgb_trees) = trained["gb"], trained["hgb"]
+            ratios["train_gb_vs_hgb_seconds_per_tree"] = (gb_s / gb_trees) / (hgb_s / hgb_trees)
         print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in ratios.items()))
 
 
