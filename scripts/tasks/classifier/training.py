@@ -28,8 +28,10 @@ from common.errors import ConfigError
 
 from .params import TrainParams
 
-# "auto" fits HistGradientBoosting from this many training rows on: at 200,000 rows GradientBoosting
-# takes minutes per 100 trees, and its faster predictions no longer pay for the fit.
+# "auto" fits HistGradientBoosting from this many training rows on. GradientBoosting's fit grows with
+# the rows (bench/volume_bench.py, 2 cores: 0.9 s a tree at 200,000 rows, 6.9 s at 1.4 million, so
+# about 12 minutes for 300 trees here and 35 at 1.4 million); HistGradientBoosting grew 300 trees in
+# 48 s and 350 s. Below this GradientBoosting's 2.2-2.6x faster predictions are worth its fit.
 HGB_FROM_ROWS = 500_000
 
 
