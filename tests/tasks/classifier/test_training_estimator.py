@@ -1,6 +1,7 @@
 """The estimator by size or by parameter; HistGradientBoosting keeps the staged, resumable training."""
 
 import io
+import json
 import pickle
 
 import joblib
@@ -107,3 +108,22 @@ def test_a_resumed_hgb_run_ends_with_the_same_model_bytes(lending_split):
     assert np.array_equal(resumed.pipeline.predict_proba(X), fresh.pipeline.predict_proba(X))
     assert resumed.state.history == fresh.state.history
     assert model_bytes(resumed.pipeline) == model_bytes(fresh.pipeline), "resumed model's pickle differs"
+
+
+def test_an_hgb_artifact_is_served_by_the_fast_scorer(lending_split, tmp_path):
+    from serving.scorer import FastScorer, PipelineScorer, compile_scorer
+    from serving.decode import Decoder
+    from tasks.classifier import artifact
+
+    sch, train, validation, test = lending_split
+    params = TrainParams(n_estimators=30, stage_size=10, estimator="hgb")
+    fitted = modeling.fit(train, validation, sch, features.fit_preprocessor(train, sch), params)
+    artifact.save(tmp_path, fitted.pipeline, sch, fitted.threshold, test.head(3),
+                  estimator=type(fitted.state.model).__name__)
+    model = artifact.load(tmp_path)
+    scorer = compile_scorer(model)
+    assert isinstance(scorer, FastScorer)
+    rows = test.head(50)[list(sch.features)]
+    records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    batch = Decoder(sch).decode("json", json.dumps(records).encode())
+    np.testing.assert_allclose(scorer.predict_proba(batch), PipelineScorer(model).predict_proba(batch), rtol=0, atol=1e-12)
