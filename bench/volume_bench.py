@@ -16,6 +16,7 @@ The last line holds the ratios as name=value pairs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -143,19 +144,46 @@ def new_session(directory: Path):
     return LocalSession(directory, engine), engine
 
 
-def clean_and_feature(work: Path, csv_path: Path):
+@contextlib.contextmanager
+def scripts_of(ref: str, work: Path):
+    """The engine runs the step scripts of git revision `ref` (a processing script's own directory comes
+    first on its sys.path, so it imports that revision's common/ and tasks/ too)."""
+    import localrun.engines
+
+    target = work / f"scripts-{ref.replace('/', '_')}"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "scripts"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    saved = localrun.engines.SCRIPTS
+    localrun.engines.SCRIPTS = target / "scripts"
+    try:
+        yield
+    finally:
+        localrun.engines.SCRIPTS = saved
+
+
+def clean_and_feature(work: Path, csv_path: Path, name: str = "run"):
     """clean.py then feature.py on `csv_path`; returns the session, engine and both (result, Measured)."""
-    session, engine = new_session(work / "run")
+    session, engine = new_session(work / name)
     raw = csv_path.parent
     clean = run_step(session, engine, "clean", {"raw": raw}, {"target": TARGET, "positive_label": POSITIVE, "id_columns": IDS})
     feature = run_step(session, engine, "feature", {"cleaned": clean[0].outputs["cleaned"]})
     return session, engine, clean, feature
 
 
+def digests(*results) -> dict[str, str]:
+    """SHA-256 of every output file of the given step results, by output name and file name."""
+    from common.storage import sha256_file
+
+    return {f"{name}/{f.name}": sha256_file(f) for result in results for name, directory in result.outputs.items()
+            for f in sorted(Path(directory).rglob("*")) if f.is_file()}
+
+
 # ---- report ----------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--baseline", metavar="REF", help="also run clean.py and feature.py of git revision REF (e.g. main)")
     parser.add_argument("--estimators", default="gb,hgb",
                         help="train.py runs to time: estimator[:k=v;k=v] (extra hyperparameters), comma-separated")
     args = parser.parse_args()
@@ -173,6 +201,12 @@ def main() -> None:
         (report_file,) = sorted(Path(clean.outputs["cleaned"]).glob("report-*.json"))
         report = json.loads(report_file.read_text())
         lines = [("pyarrow.csv.read_csv", arrow), ("clean.py", clean_m), ("feature.py", feature_m)]
+        if args.baseline:
+            with scripts_of(args.baseline, work):
+                _, _, (b_clean, base_clean), (b_feature, base_feature) = clean_and_feature(work, csv_path, "baseline")
+            same = digests(clean, feature) == digests(b_clean, b_feature)
+            print(f"outputs of clean.py and feature.py byte-identical to {args.baseline}'s: {same}", flush=True)
+            lines += [(f"clean.py of {args.baseline}", base_clean), (f"feature.py of {args.baseline}", base_feature)]
         train_rows, trained = None, {}
         if not args.skip_train:
             train_rows = len(pd.read_parquet(next(Path(feature.outputs["train"]).glob("*.parquet")), columns=[TARGET]))
@@ -204,6 +238,10 @@ def main() -> None:
             "feature_rss_vs_pyarrow": feature_m.peak_rss_mb / arrow.peak_rss_mb,
             "clean_rss_mb_per_csv_mb": clean_m.peak_rss_mb / size_mb,
         }
+        if args.baseline:
+            ratios["clean_time_baseline_vs_now"] = base_clean.seconds / clean_m.seconds
+            ratios["feature_time_baseline_vs_now"] = base_feature.seconds / feature_m.seconds
+            ratios["clean_rss_baseline_vs_now"] = base_clean.peak_rss_mb / clean_m.peak_rss_mb
         if "gb" in trained and "hgb" in trained:  # per tree: the GB run may be capped to fewer trees
             (gb_s, gb_trees), (hgb_s, hgb_trees) = trained["gb"], trained["hgb"]
             ratios["train_gb_vs_hgb_seconds_per_tree"] = (gb_s / gb_trees) / (hgb_s / hgb_trees)
