@@ -68,7 +68,9 @@ def build_csv(path: Path, rows: int, seed: int = 0) -> dict[str, int]:
     order[copies[copies > 0]] = copies[copies > 0] - 1
     sample = sample.iloc[order].reset_index(drop=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(pa.Table.from_pandas(sample, preserve_index=False), path)
+    # unquoted, as data/lending_club.csv and pandas write it (no value holds a comma or a quote)
+    options = pacsv.WriteOptions(quoting_style=os.environ.get("QUOTING", "none"))
+    pacsv.write_csv(pa.Table.from_pandas(sample, preserve_index=False), path, options)
     missing = int(sample[TARGET].isna().sum())
     duplicate = int(sample[sample[TARGET].notna()].duplicated().sum())
     return {"missing_target": missing, "duplicate": duplicate}

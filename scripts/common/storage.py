@@ -256,6 +256,9 @@ def _every_record_fits(path: Path) -> bool:
 
     False on any doubt (a ragged record, a csv.Error); the record-by-record pass then names the line.
     """
+    plain = _plain_lines_fit(path)
+    if plain is not None:
+        return plain
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         try:
@@ -266,6 +269,47 @@ def _every_record_fits(path: Path) -> bool:
             return set(map(len, reader)) <= {0, len(header)}  # 0: blank lines, skipped as pandas does
         except csv.Error:
             return False
+
+
+PLAIN_BLOCK = 1 << 25  # bytes read at a time by _plain_lines_fit: bounds its memory
+
+
+def _plain_lines_fit(path: Path) -> bool | None:
+    """_every_record_fits for a file without quotes, carriage returns or NUL bytes, with numpy.
+
+    In such a file every line is one record (a blank line none) and its fields are its commas plus
+    one, exactly as csv.reader splits it. None when the file is not that plain: the caller parses it.
+    Not decoding here is safe: pandas decodes the file next and its UnicodeDecodeError is reported.
+    """
+    import numpy as np
+
+    expected: int | None = None
+    carry = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(PLAIN_BLOCK)
+            data = carry + block
+            if block:  # whole lines only; the rest waits for the next block
+                cut = data.rfind(b"\n") + 1
+                data, carry = data[:cut], data[cut:]
+            if any(special in data for special in (b'"', b"\r", b"\x00")):
+                return None
+            if data:
+                codes = np.frombuffer(data, dtype=np.uint8)
+                starts = np.r_[0, np.flatnonzero(codes == ord("\n")) + 1]
+                starts = starts[starts < len(codes)]
+                fields = np.add.reduceat(codes == ord(","), starts, dtype=np.int64) + 1
+                ends = np.r_[starts[1:], len(codes)]
+                blank = (ends - starts) == (codes[ends - 1] == ord("\n"))  # nothing but the line's newline
+                fields, starts, ends = fields[~blank], starts[~blank], ends[~blank]
+                if expected is None and len(fields):
+                    header = next(csv.reader([data[starts[0]:ends[0]].decode("utf-8", "replace").rstrip("\n")]))
+                    _refuse_repeated_names(path, [name.lstrip() for name in header])
+                    expected, fields = int(fields[0]), fields[1:]
+                if len(fields) and not (fields == expected).all():
+                    return False
+            if not block:
+                return True
 
 
 def _without_records(path: Path, lines: set[int]) -> io.StringIO:
