@@ -275,17 +275,24 @@ PLAIN_BLOCK = 1 << 25  # bytes read at a time by _plain_lines_fit: bounds its me
 
 
 def _plain_lines_fit(path: Path) -> bool | None:
-    """_every_record_fits for a file without quotes, carriage returns or NUL bytes, with numpy.
+    """_every_record_fits, with numpy, for a file whose rows hold no quotes, carriage returns or NUL bytes.
 
-    In such a file every line is one record (a blank line none) and its fields are its commas plus
-    one, exactly as csv.reader splits it. None when the file is not that plain: the caller parses it.
-    Not decoding here is safe: pandas decodes the file next and its UnicodeDecodeError is reported.
+    In such rows every line is one record (a blank line none) and its fields are its commas plus one,
+    exactly as csv.reader splits them. The header line may be quoted (pyarrow, R and Excel quote
+    names); it is parsed by csv.reader. None when the file is not that plain: the caller parses it.
+    Not decoding the rows here is safe: pandas decodes the file next and its UnicodeDecodeError is reported.
     """
     import numpy as np
 
-    expected: int | None = None
-    carry = b""
     with open(path, "rb") as handle:
+        first = handle.readline()
+        if not first.strip() or b"\r" in first or b"\x00" in first:
+            return None  # blank lines before the header, CR line ends: leave them to csv.reader
+        header = next(csv.reader(io.StringIO(first.decode("utf-8", "replace"))))
+        if any("\n" in name for name in header):
+            return None  # a quoted name runs on past the line
+        _refuse_repeated_names(path, [name.lstrip() for name in header])
+        carry = b""
         while True:
             block = handle.read(PLAIN_BLOCK)
             data = carry + block
@@ -301,12 +308,7 @@ def _plain_lines_fit(path: Path) -> bool | None:
                 fields = np.add.reduceat(codes == ord(","), starts, dtype=np.int64) + 1
                 ends = np.r_[starts[1:], len(codes)]
                 blank = (ends - starts) == (codes[ends - 1] == ord("\n"))  # nothing but the line's newline
-                fields, starts, ends = fields[~blank], starts[~blank], ends[~blank]
-                if expected is None and len(fields):
-                    header = next(csv.reader([data[starts[0]:ends[0]].decode("utf-8", "replace").rstrip("\n")]))
-                    _refuse_repeated_names(path, [name.lstrip() for name in header])
-                    expected, fields = int(fields[0]), fields[1:]
-                if len(fields) and not (fields == expected).all():
+                if not (fields[~blank] == len(header)).all():
                     return False
             if not block:
                 return True
