@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Data volume: clean.py, feature.py and train.py on a large CSV, beside a plain pyarrow read of it.
 
-    ROWS=2000000 .venv/bin/python bench/volume_bench.py [--skip-train] [--train-rows 200000,1400000]
+    ROWS=2000000 [QUOTING=needed] .venv/bin/python bench/volume_bench.py [--skip-train] [--baseline REF]
+        [--estimators "gb:n_estimators=20,hgb"]
 
 Builds ROWS rows (default 2,000,000) by resampling data/lending_club.csv with jittered numbers,
 the categories kept, 1% blanks in two numeric columns, some exact duplicate rows and rows without
-a target (so the report's drop counts are exercised), into a temp dir. Each step runs as a real
+a target (so the report's drop counts are exercised), into a temp dir; unquoted as the default data
+is, or quoted as pyarrow writes strings (QUOTING=needed). Each step runs as a real
 process through localrun's ProcessEngine in its own /opt/ml tree (as tests/steps does); its wall
 time is from start to exit and its peak RSS is the child's own ru_maxrss (os.wait4), so a step's
 figures never include the bench's memory or another step's. `pyarrow.csv.read_csv` of the same
