@@ -220,6 +220,8 @@ def _checked_csv(path: Path, bad_rows: str) -> tuple[Path | io.StringIO, dict[st
     if bad_rows not in BAD_ROWS:
         raise DataError(f"bad_rows must be one of {list(BAD_ROWS)}, got {bad_rows!r}")
     dropped = {"too_few_fields": 0, "too_many_fields": 0}
+    if _every_record_fits(path):
+        return path, dropped
     bad_lines: list[int] = []
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
@@ -247,6 +249,69 @@ def _checked_csv(path: Path, bad_rows: str) -> tuple[Path | io.StringIO, dict[st
     if not bad_lines:
         return path, dropped
     return _without_records(path, set(bad_lines)), dropped
+
+
+def _every_record_fits(path: Path) -> bool:
+    """The common case, checked without Python code per record: every record has the header's field count.
+
+    False on any doubt (a ragged record, a csv.Error); the record-by-record pass then names the line.
+    """
+    plain = _plain_lines_fit(path)
+    if plain is not None:
+        return plain
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next((record for record in reader if record), None)
+            if header is None:
+                return True
+            _refuse_repeated_names(path, [name.lstrip() for name in header])
+            return set(map(len, reader)) <= {0, len(header)}  # 0: blank lines, skipped as pandas does
+        except csv.Error:
+            return False
+
+
+PLAIN_BLOCK = 1 << 25  # bytes read at a time by _plain_lines_fit: bounds its memory
+
+
+def _plain_lines_fit(path: Path) -> bool | None:
+    """_every_record_fits, with numpy, for a file whose rows hold no quotes, carriage returns or NUL bytes.
+
+    In such rows every line is one record (a blank line none) and its fields are its commas plus one,
+    exactly as csv.reader splits them. The header line may be quoted (pyarrow, R and Excel quote
+    names); it is parsed by csv.reader. None when the file is not that plain: the caller parses it.
+    Not decoding the rows here is safe: pandas decodes the file next and its UnicodeDecodeError is reported.
+    """
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        first = handle.readline()
+        if not first.strip() or b"\r" in first or b"\x00" in first:
+            return None  # blank lines before the header, CR line ends: leave them to csv.reader
+        header = next(csv.reader(io.StringIO(first.decode("utf-8", "replace"))))
+        if any("\n" in name for name in header):
+            return None  # a quoted name runs on past the line
+        _refuse_repeated_names(path, [name.lstrip() for name in header])
+        carry = b""
+        while True:
+            block = handle.read(PLAIN_BLOCK)
+            data = carry + block
+            if block:  # whole lines only; the rest waits for the next block
+                cut = data.rfind(b"\n") + 1
+                data, carry = data[:cut], data[cut:]
+            if any(special in data for special in (b'"', b"\r", b"\x00")):
+                return None
+            if data:
+                codes = np.frombuffer(data, dtype=np.uint8)
+                starts = np.r_[0, np.flatnonzero(codes == ord("\n")) + 1]
+                starts = starts[starts < len(codes)]
+                fields = np.add.reduceat(codes == ord(","), starts, dtype=np.int64) + 1
+                ends = np.r_[starts[1:], len(codes)]
+                blank = (ends - starts) == (codes[ends - 1] == ord("\n"))  # nothing but the line's newline
+                if not (fields[~blank] == len(header)).all():
+                    return False
+            if not block:
+                return True
 
 
 def _without_records(path: Path, lines: set[int]) -> io.StringIO:

@@ -25,6 +25,11 @@ class TrainParams:
     subsample: float = _p(1.0, "row share per tree", minimum=0.05, maximum=1.0)
     early_stopping_stages: int = _p(5, "stop after this many stages without better validation log-loss (0: never)", minimum=0)
     seed: int = _p(42, "random seed")
+    estimator: str = _p(
+        "auto", "gb: GradientBoosting (faster predictions), hgb: HistGradientBoosting (fits far faster on large "
+        "sets; no subsample), auto: gb below 500000 training rows, hgb from there (gb when subsample < 1)",
+        choices=("auto", "gb", "hgb"),
+    )
 
     def fingerprint(self, *data_hashes: str) -> str:
         text = json.dumps({"params": asdict(self), "data": data_hashes}, sort_keys=True)

@@ -1,12 +1,14 @@
 """Gradient boosting in stages, so that training can stop and resume at any stage boundary.
 
-scikit-learn's GradientBoostingClassifier, chosen by bench/estimator_bench.py on the default
-data: the same 5-fold AUC as HistGradientBoosting with the same settings (0.738 vs 0.739) and
-2.2-2.6x faster predictions, which is what an endpoint pays for; HistGradientBoosting fits 15x
-faster and is the one to switch to once training sets reach millions of rows. It grows
-`stage_size` trees per stage with warm_start; the same stages run whether or not the job
-was interrupted, so a resumed model equals an uninterrupted one. With early stopping, the
-model shipped is the stage with the best validation log-loss, not the last one grown.
+Two estimators, by `TrainParams.estimator`. scikit-learn's GradientBoostingClassifier ("gb"),
+chosen by bench/estimator_bench.py on the default data: the same 5-fold AUC as
+HistGradientBoosting with the same settings (0.738 vs 0.739) and 2.2-2.6x faster predictions,
+which is what an endpoint pays for. HistGradientBoostingClassifier ("hgb") bins the features
+and fits many times faster on large sets (bench/volume_bench.py: see bench/README.md), so
+"auto" takes it from HGB_FROM_ROWS training rows on. Both grow `stage_size` trees per stage
+with warm_start; the same stages run whether or not the job was interrupted, so a resumed
+model equals an uninterrupted one. With early stopping, the model shipped is the stage with
+the best validation log-loss, not the last one grown.
 """
 
 from __future__ import annotations
@@ -19,15 +21,23 @@ from typing import Callable
 
 import joblib
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 
+from common.errors import ConfigError
+
 from .params import TrainParams
+
+# "auto" fits HistGradientBoosting from this many training rows on. GradientBoosting's fit grows with
+# the rows (bench/volume_bench.py, 2 cores: 0.9 s a tree at 200,000 rows, 6.9 s at 1.4 million, so
+# about 12 minutes for 300 trees here and 35 at 1.4 million); HistGradientBoosting grew 300 trees in
+# 48 s and 350 s. Below this GradientBoosting's 2.2-2.6x faster predictions are worth its fit.
+HGB_FROM_ROWS = 500_000
 
 
 @dataclass
 class TrainingState:
-    model: GradientBoostingClassifier
+    model: GradientBoostingClassifier | HistGradientBoostingClassifier
     history: list[dict] = field(default_factory=list)
     best_loss: float = float("inf")
     best_trees: int = 0  # trees at the best validation log-loss: what early stopping ships
@@ -36,10 +46,34 @@ class TrainingState:
 
     @property
     def trees(self) -> int:
+        if isinstance(self.model, HistGradientBoostingClassifier):
+            return len(getattr(self.model, "_predictors", ()))
         return len(self.model.estimators_) if hasattr(self.model, "estimators_") else 0
 
 
-def new_state(params: TrainParams) -> TrainingState:
+def choose_estimator(params: TrainParams, train_rows: int) -> str:
+    """"gb" or "hgb": the one asked for, or for "auto" by the training set's size."""
+    if params.estimator == "hgb" and params.subsample < 1.0:
+        raise ConfigError(f"hyperparameter 'subsample' = {params.subsample}: HistGradientBoosting has no row "
+                          "subsampling; use estimator=gb, or subsample=1.0")
+    if params.estimator != "auto":
+        return params.estimator
+    return "hgb" if train_rows >= HGB_FROM_ROWS and params.subsample == 1.0 else "gb"
+
+
+def new_state(params: TrainParams, train_rows: int = 0) -> TrainingState:
+    if choose_estimator(params, train_rows) == "hgb":
+        model = HistGradientBoostingClassifier(
+            max_iter=0,
+            learning_rate=params.learning_rate,
+            max_depth=params.max_depth,
+            max_leaf_nodes=None,  # trees as deep as GradientBoosting's: bounded by max_depth alone
+            min_samples_leaf=params.min_samples_leaf,
+            early_stopping=False,  # ours, by stages on the validation channel
+            random_state=params.seed,
+            warm_start=True,
+        )
+        return TrainingState(model=model)
     model = GradientBoostingClassifier(
         n_estimators=0,
         learning_rate=params.learning_rate,
@@ -55,7 +89,8 @@ def new_state(params: TrainParams) -> TrainingState:
 def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams) -> None:
     """Grow one stage of trees and record validation metrics; sets `finished` at the end."""
     target = min(state.trees + params.stage_size, params.n_estimators)
-    state.model.set_params(n_estimators=target)
+    hist = isinstance(state.model, HistGradientBoostingClassifier)
+    state.model.set_params(**{"max_iter" if hist else "n_estimators": target})
     state.model.fit(X_train, y_train)
     proba = state.model.predict_proba(X_val)[:, 1]
     loss = float(log_loss(y_val, proba, labels=[0, 1]))
@@ -71,11 +106,17 @@ def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: Trai
         keep_first_trees(state.model, state.best_trees)
 
 
-def keep_first_trees(model: GradientBoostingClassifier, trees: int) -> None:
+def keep_first_trees(model: GradientBoostingClassifier | HistGradientBoostingClassifier, trees: int) -> None:
     """Cut a fitted model back to its first `trees` stages, as sklearn's own early stopping does.
 
     Boosting stages are additive, so the first k trees are exactly the model after k stages.
     """
+    if isinstance(model, HistGradientBoostingClassifier):
+        model._predictors = model._predictors[:trees]
+        model.train_score_ = model.train_score_[: trees + 1]  # empty without sklearn's early stopping
+        model.validation_score_ = model.validation_score_[: trees + 1]
+        model.max_iter = trees  # n_iter_ is len(_predictors)
+        return
     model.estimators_ = model.estimators_[:trees]
     model.train_score_ = model.train_score_[:trees]
     if hasattr(model, "oob_improvement_"):
@@ -94,7 +135,7 @@ def train(
 
     `after_stage` is where the caller checkpoints, logs and honours a stop request.
     """
-    state = state or new_state(params)
+    state = state or new_state(params, len(y_train))
     while not state.finished:
         run_stage(state, X_train, y_train, X_val, y_val, params)
         state = as_restored(state)
