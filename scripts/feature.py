@@ -25,8 +25,9 @@ def main() -> None:
     source = job.input(STEP.input("cleaned").name)
     schema = channels.read_cleaned_schema(source)
     rows = channels.read_cleaned_rows(source)
-    duplicates = int(rows.duplicated().sum())  # rows that several clean instances each kept once
-    rows = rows.drop_duplicates().reset_index(drop=True)
+    repeated = rows.duplicated()  # rows that several clean instances each kept once
+    duplicates = int(repeated.sum())
+    rows = rows[~repeated].reset_index(drop=True)
     parts = features.split(rows, schema, params["validation_fraction"], params["test_fraction"], params["seed"])
     for name, part in zip(SPLITS, parts):
         channels.write_split(job.output(STEP.output(name).name), name, part)
