@@ -36,16 +36,36 @@ def runner_run(tmp_path_factory):
     return run_dir
 
 
-def _sdk_environment(tmp: Path) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def moto_url():
+    """S3 (and STS, which the SDK asks for the account) from moto on 127.0.0.1: the SDK's Processor
+    and Model look up the default bucket even when every input and output is a file:// path."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _sdk_environment(tmp: Path, moto_url: str) -> dict[str, str]:
     defaults = tmp / "sagemaker-defaults.yaml"
     defaults.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
     env = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(defaults), "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(defaults),
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": ""}
+           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": "", "AWS_ENDPOINT_URL": moto_url,
+           "AWS_ACCESS_KEY_ID": "conformance", "AWS_SECRET_ACCESS_KEY": "conformance"}
     return env
 
 
 @pytest.fixture
-def sdk(engine, tmp_path):  # noqa: F811 - the container tier's fixture
+def sdk(engine, tmp_path, moto_url):  # noqa: F811 - the container tier's fixture
     """sdk(request) -> (result, log): one local-mode job through the SDK, its containers and networks removed after."""
     if not SDK_PYTHON.exists():
         pytest.fail(f"{SDK_PYTHON} missing: run `make pipelines-setup`", pytrace=False)
@@ -60,7 +80,7 @@ def sdk(engine, tmp_path):  # noqa: F811 - the container tier's fixture
         path.write_text(json.dumps(request))
         started = time.monotonic()
         done = subprocess.run([str(SDK_PYTHON), str(DRIVER), str(path)], capture_output=True, text=True,
-                              env=_sdk_environment(tmp_path), timeout=600, cwd=tmp_path)
+                              env=_sdk_environment(tmp_path, moto_url), timeout=600, cwd=tmp_path)
         log = done.stdout + done.stderr
         print(f"sdk {request['kind']}: {time.monotonic() - started:.1f} s, exit {done.returncode}")
         results = [line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("SDK-RESULT ")]

@@ -98,6 +98,19 @@ def test_two_instance_training_waits_for_the_leader(sdk, train_image, runner_run
     assert np.array_equal(ours.predict_proba(test), theirs.predict_proba(test))
 
 
+def test_without_the_barrier_local_mode_reports_success_with_an_empty_model(sdk, train_image, runner_run, tmp_path):
+    """The negative control of the test above: with the barrier switched off the worker leaves at
+    once, docker-compose stops the leader mid-training, and the SDK still reports success."""
+    features = runner_run / "s3" / "feature"
+    result, log = sdk({
+        "kind": "train", "image": train_image, "channels": {c: str(features / c) for c in CHANNELS},
+        "hyperparameters": runner_hyperparameters(runner_run), "output_dir": str(tmp_path / "out"), "instance_count": 2,
+        "environment": {"SM_HOST_BARRIER": "off"},
+    })
+    model_dir = unpack(local_path(result["model_data"]), tmp_path / "sdk-model")
+    assert not (model_dir / "model.joblib").exists(), "the leader finished before the worker's exit stopped it"
+
+
 def test_two_instance_processing_with_a_host_without_data(sdk, process_image, runner_run, tmp_path):
     """clean.py on two hosts and one input file: the second host has no share and would exit first.
     Every host's output still lands, and the rows equal the runner's (file names carry local mode's
