@@ -26,6 +26,7 @@ from pathlib import Path
 ROLE = "arn:aws:iam::000000000000:role/conformance"
 REGION = "us-east-1"
 BASE = "/opt/ml/processing"
+TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
 def session(container_root: str | None = None):
@@ -34,7 +35,8 @@ def session(container_root: str | None = None):
 
     boto = boto3.Session(aws_access_key_id="conformance", aws_secret_access_key="conformance", region_name=REGION)
     # AWS_ENDPOINT_URL (set by the caller): moto on 127.0.0.1 answers S3 and STS
-    local = LocalSession(boto_session=boto, default_bucket="conformance", s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    local = LocalSession(boto_session=boto, default_bucket="conformance", s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+                         sagemaker_config=TELEMETRY_OFF)
     local.config = {"local": {"local_code": True, **({"container_root": container_root} if container_root else {})}}
     return local
 
@@ -119,7 +121,7 @@ def run_pipeline(request: dict) -> dict:
     s3.create_bucket(Bucket=bucket)
     data = Path(request["data"])
     s3.upload_file(str(data), bucket, f"input/{data.name}")
-    local = LocalPipelineSession(boto_session=boto, default_bucket=bucket, s3_endpoint_url=url)
+    local = LocalPipelineSession(boto_session=boto, default_bucket=bucket, s3_endpoint_url=url, sagemaker_config=TELEMETRY_OFF)
     local.config = {"local": {"local_code": True, "container_root": request["container_root"]}}
 
     variant, differences = compiler.local_mode_variant(spec.PIPELINES[request["pipeline"]])
