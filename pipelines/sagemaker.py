@@ -353,8 +353,8 @@ def local_mode_variant(pipeline: spec.Pipeline) -> tuple[spec.Pipeline, list[str
     Local mode refuses ShardedByS3Key: such inputs become FullyReplicated (every host gets every
     file and takes its own share, contract.jobs.ProcessingJob.table_files). Steps that call the
     SageMaker API (register, deploy) are left out: on the `sagemaker` backend they would call AWS
-    from the container; the gate's pass branch is then empty. Local mode refuses spot training:
-    training steps run on demand (checkpoints stay configured). Nothing else changes.
+    from the container; the gate's pass branch is then empty. Local mode refuses spot training and
+    checkpoint_s3_uri: training steps run on demand without checkpoints. Nothing else changes.
     """
     steps, differences = [], []
     for step in pipeline.steps:
@@ -367,9 +367,9 @@ def local_mode_variant(pipeline: spec.Pipeline) -> tuple[spec.Pipeline, list[str
             step = replace(step, inputs=tuple(
                 replace(item, distribution=spec.FULLY_REPLICATED) if item.name in sharded else item for item in step.inputs
             ))
-        if isinstance(step, spec.TrainingStep) and step.spot:
-            differences.append(f"step '{step.name}': spot -> on-demand")
-            step = replace(step, spot=False)
+        if isinstance(step, spec.TrainingStep) and (step.spot or step.checkpoints):
+            differences.append(f"step '{step.name}': spot and checkpoints -> on-demand, no checkpoints")
+            step = replace(step, spot=False, checkpoints=False)
         steps.append(step)
     return replace(pipeline, steps=tuple(steps)), differences
 

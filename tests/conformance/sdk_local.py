@@ -121,7 +121,7 @@ def run_pipeline(request: dict) -> dict:
     s3.create_bucket(Bucket=bucket)
     data = Path(request["data"])
     s3.upload_file(str(data), bucket, f"input/{data.name}")
-    local = LocalPipelineSession(boto_session=boto, default_bucket=bucket, s3_endpoint_url=url, sagemaker_config=TELEMETRY_OFF)
+    local = LocalPipelineSession(boto_session=boto, default_bucket=bucket, s3_endpoint_url=url)  # telemetry: the defaults file
     local.config = {"local": {"local_code": True, "container_root": request["container_root"]}}
 
     variant, differences = compiler.local_mode_variant(spec.PIPELINES[request["pipeline"]])

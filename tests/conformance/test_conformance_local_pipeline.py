@@ -34,7 +34,7 @@ def test_passing_branch_gives_the_runners_evaluation(run_local_pipeline, runner_
     assert result["status"] == "Succeeded", (result, log[-4000:])
     assert result["differences"] == [
         "step 'clean' input(s) ['raw']: ShardedByS3Key -> FullyReplicated",
-        "step 'train': spot -> on-demand",
+        "step 'train': spot and checkpoints -> on-demand, no checkpoints",
         "step 'register' left out (it calls the SageMaker API)",
         "step 'deploy' left out (it calls the SageMaker API)",
     ]
@@ -50,4 +50,5 @@ def test_failing_branch_reaches_the_fail_step_with_a_readable_message(run_local_
     assert result["status"] == "Failed", (result, log[-4000:])
     assert result["steps"]["evaluation-gate-failed"]["status"] == "Failed"
     reason = result["failure_reason"]
+    print(f"FailureReason: {reason}")
     assert "GateFloor = 0.99" in reason and "gate.value = 0." in reason, reason
