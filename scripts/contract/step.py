@@ -71,7 +71,7 @@ def _hosts(resource_config: Path) -> tuple[tuple[str, ...], str]:
     from .jobs import _hosts as read_hosts
 
     try:
-        hosts = read_hosts(resource_config)
+        hosts = read_hosts(resource_config, network_names=True)  # the barrier connects to the leader by name
     except Exception:  # noqa: BLE001 - a broken config is main()'s to report, with its own message
         return ("algo-1",), "algo-1"
     return hosts.hosts, hosts.current

@@ -118,8 +118,8 @@ def test_without_the_barrier_local_mode_reports_success_with_an_empty_model(sdk,
 
 def test_two_instance_processing_with_a_host_without_data(sdk, process_image, runner_run, tmp_path):
     """clean.py on two hosts and one input file: the second host has no share and would exit first.
-    Every host's output still lands, and the rows equal the runner's (file names carry local mode's
-    random host suffix, so rows are compared, not names)."""
+    Every host's output lands, the rows equal the runner's, and so do the file names: local mode's
+    hosts are algo-<n>-<random>, which the contract reads as the platform's algo-<n>."""
     config = json.loads((runner_run / "jobs" / "clean" / "algo-1" / "config" / "processingjobconfig.json").read_text())
     app = config["AppSpecification"]
     result, log = sdk({
@@ -130,4 +130,5 @@ def test_two_instance_processing_with_a_host_without_data(sdk, process_image, ru
     assert "no input files for" in log  # one host had no share
     [ours] = sorted((tmp_path / "out" / "cleaned").glob("cleaned-*.parquet"))
     [theirs] = sorted((runner_run / "s3" / "clean" / "cleaned").glob("cleaned-*.parquet"))
+    assert ours.name == theirs.name == "cleaned-algo-1.parquet"
     pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs))

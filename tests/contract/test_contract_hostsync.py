@@ -50,3 +50,13 @@ def test_no_barrier_when_the_leader_does_not_resolve(monkeypatch):
     monkeypatch.setenv("SM_HOST_BARRIER_PORT", str(free_port()))
     with hostsync.job_end_barrier(("algo-1.invalid", "algo-2.invalid"), "algo-2.invalid"):
         pass
+
+
+def test_local_mode_host_names_read_as_the_platform_names_them():
+    from contract.jobs import Hosts, platform_names
+
+    local = Hosts(("algo-2-k3x9q", "algo-1-ab12c"), "algo-2-k3x9q")
+    assert platform_names(local) == Hosts(("algo-2", "algo-1"), "algo-2")
+    for kept in (Hosts(("algo-1", "algo-2"), "algo-1"), Hosts(("worker-ab12c", "algo-1-ab12c"), "worker-ab12c"),
+                 Hosts(("algo-1-ab12c", "algo-1-zz99z"), "algo-1-ab12c")):  # not every host local mode's, or a clash
+        assert platform_names(kept) == kept
