@@ -117,10 +117,15 @@ def job_end_barrier(hosts: tuple[str, ...], current: str) -> Iterator[None]:
         finally:
             coordinator.release()
         return
-    connection = _join(leader)
+    # joined beside the work, so a leader out of reach (a VPC without self-ingress, say) delays nothing
+    joined: list[socket.socket | None] = []
+    joiner = threading.Thread(target=lambda: joined.append(_join(leader)), daemon=True)
+    joiner.start()
     try:
         yield
     finally:
+        joiner.join()
+        connection = joined[0] if joined else None
         if connection is not None:
             try:
                 connection.sendall(b"done")
