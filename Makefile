@@ -18,7 +18,7 @@ RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(foreach param,$(PARAMS),--param $(call q,$(param))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
-.PHONY: setup run test test-unit test-containers hardening serve endpoints stop-endpoints delete-endpoint registry deploy runs lineage bench clean
+.PHONY: setup run test test-unit test-containers hardening conformance serve endpoints stop-endpoints delete-endpoint registry deploy runs lineage bench clean
 
 setup: $(READY)
 
@@ -49,6 +49,12 @@ test-containers: $(READY)
 # checks); `.ci/run` runs it after `make test`. SOAK_SECONDS=300 for the full soak by hand.
 hardening: $(READY)
 	$(PYTHON) -m pytest -m hardening
+
+# The conformance tier: AWS's SageMaker SDK (local mode, in .venv-pipelines) runs the built images and the
+# generated pipeline; results are compared with the runner's. Needs a Docker engine with the images
+# (DOCKER_HOST) and docker-compose: `bash .ci/containers.sh make conformance` gives both.
+conformance: $(READY)
+	$(PYTHON) -m pytest -m conformance tests/conformance -p no:cacheprovider $(PYTEST_ARGS)
 
 # What deploy deployed, served by the local control plane (it outlives `make run`): its URL, and how to stop it.
 serve: $(READY)
@@ -132,4 +138,4 @@ pipeline-start: $(PIPELINES_READY)
 -include containers/docker.mk
 
 # The definition tests need the SDK venv: make test creates it on first use, as it does .venv.
-test hardening: $(PIPELINES_READY)
+test hardening conformance: $(PIPELINES_READY)

@@ -10,7 +10,8 @@
 # stand-in, local/debian-min:bookworm) and the :latest tags, the next run's build cache.
 #
 # Environment: DOCKER_CACHE_DIR (engine state, default .cache/docker), PYTHON (default .venv/bin/python),
-# IMAGE_PREFIX (default sagemaker-steps), PYTEST_ARGS (extra pytest arguments), KEEP_IMAGES=1 (no tidy).
+# IMAGE_PREFIX (default sagemaker-steps), PYTEST_ARGS (extra pytest arguments), KEEP_IMAGES=1 (no tidy),
+# CONFORMANCE=1 (make conformance after the test command).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -91,6 +92,12 @@ if [ "$#" -gt 0 ]; then
 else
     # shellcheck disable=SC2086
     timed "pytest tests/containers" "$PYTHON" -m pytest tests/containers -m container -p no:cacheprovider ${PYTEST_ARGS:-}
+fi
+# CONFORMANCE=1 (.ci/run): then the conformance tier, AWS's SageMaker SDK in local mode running
+# these images and the generated pipeline (make conformance), while the engine is still up.
+if [ "${CONFORMANCE:-0}" = 1 ]; then
+    say "conformance: the SageMaker SDK's local mode"
+    timed "make conformance" make --no-print-directory conformance
 fi
 
 say "push to a local registry and pull back"

@@ -4,7 +4,7 @@
 # image registry on 127.0.0.1:5000. Everything is started and stopped by PID (pidfiles), never by name.
 #
 # Usage: containers/engine.sh COMMAND
-#   deps           apt-get install docker.io debootstrap docker-registry (only those missing)
+#   deps           apt-get install docker.io debootstrap docker-registry docker-compose (only those missing)
 #   up             start dockerd (no-op if it already answers)
 #   down           stop dockerd by its pidfile
 #   base           build local/debian-min:bookworm and the python:3.11-slim stand-in (skipped if present)
@@ -71,8 +71,10 @@ cmd_deps() {
     command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+    # the SageMaker SDK's local mode (make conformance) runs its jobs through docker-compose
+    command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
     if [ "${#missing[@]}" -eq 0 ]; then
-        log "deps present (dockerd, debootstrap, docker-registry)"
+        log "deps present (dockerd, debootstrap, docker-registry, docker-compose)"
         return 0
     fi
     [ "$(id -u)" -eq 0 ] || die "need root to apt-get install ${missing[*]}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from dataclasses import replace
 from typing import Any, Iterator, Mapping
 
 import boto3
@@ -344,6 +345,33 @@ def build(pipeline: spec.Pipeline, inputs: CompileInputs | None = None, session:
     inputs = inputs or CompileInputs()
     with config_validated_once():
         return _Compiler(pipeline, inputs, session or offline_session(inputs)).build()
+
+
+def local_mode_variant(pipeline: spec.Pipeline) -> tuple[spec.Pipeline, list[str]]:
+    """The spec pipeline as the SDK's local mode (LocalPipelineSession) can run it, and what differs.
+
+    Local mode refuses ShardedByS3Key: such inputs become FullyReplicated (every host gets every
+    file and takes its own share, contract.jobs.ProcessingJob.table_files). Steps that call the
+    SageMaker API (register, deploy) are left out: on the `sagemaker` backend they would call AWS
+    from the container; the gate's pass branch is then empty. Local mode refuses spot training and
+    checkpoint_s3_uri: training steps run on demand without checkpoints. Nothing else changes.
+    """
+    steps, differences = [], []
+    for step in pipeline.steps:
+        if step.sagemaker_api:
+            differences.append(f"step '{step.name}' left out (it calls the SageMaker API)")
+            continue
+        sharded = [item.name for item in step.inputs if item.distribution == spec.SHARDED_BY_S3_KEY]
+        if sharded:
+            differences.append(f"step '{step.name}' input(s) {sharded}: ShardedByS3Key -> FullyReplicated")
+            step = replace(step, inputs=tuple(
+                replace(item, distribution=spec.FULLY_REPLICATED) if item.name in sharded else item for item in step.inputs
+            ))
+        if isinstance(step, spec.TrainingStep) and (step.spot or step.checkpoints):
+            differences.append(f"step '{step.name}': spot and checkpoints -> on-demand, no checkpoints")
+            step = replace(step, spot=False, checkpoints=False)
+        steps.append(step)
+    return replace(pipeline, steps=tuple(steps)), differences
 
 
 def definition(sdk_pipeline: SdkPipeline) -> str:

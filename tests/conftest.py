@@ -26,14 +26,20 @@ for _name in ("NO_PROXY", "no_proxy"):
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# Tiers that run only when asked for by their marker (`-m hardening`, `-m conformance`), so `make test` stays fast.
+OPT_IN_MARKERS = ("hardening", "conformance")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `hardening` run only when asked for (`-m hardening`), so `make test` stays fast."""
-    if "hardening" in (config.getoption("markexpr") or ""):
-        return
-    skipped = [item for item in items if item.get_closest_marker("hardening")]
-    if skipped:
-        config.hook.pytest_deselected(items=skipped)
-        items[:] = [item for item in items if not item.get_closest_marker("hardening")]
+    """Tests of an opt-in tier run only when the marker expression names it."""
+    asked = config.getoption("markexpr") or ""
+    for marker in OPT_IN_MARKERS:
+        if marker in asked:
+            continue
+        skipped = [item for item in items if item.get_closest_marker(marker)]
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+            items[:] = [item for item in items if not item.get_closest_marker(marker)]
 
 
 @pytest.fixture(scope="session")

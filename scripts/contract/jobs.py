@@ -7,6 +7,7 @@ environment variables (`SM_*`) first, then the JSON files the platform writes.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,22 @@ class Hosts:
         return list(items[position :: len(self.hosts)])
 
 
-def _hosts(resource_config: Path) -> Hosts:
+# The SDK's local mode names hosts algo-<n>-<5 random characters> (docker-compose services);
+# SageMaker names them algo-<n>. File names built from a host must not change from run to run.
+_LOCAL_MODE_HOST = re.compile(r"^(algo-[0-9]+)-[a-z0-9]{5}$")
+
+
+def platform_names(hosts: Hosts) -> Hosts:
+    """Local mode's algo-<n>-xxxxx as the platform's algo-<n> (when every host has that form)."""
+    matches = [_LOCAL_MODE_HOST.match(h) for h in hosts.hosts]
+    if not all(matches) or len({m.group(1) for m in matches}) != len(matches):
+        return hosts
+    rename = {h: m.group(1) for h, m in zip(hosts.hosts, matches)}
+    return Hosts(tuple(rename[h] for h in hosts.hosts), rename[hosts.current])
+
+
+def _hosts(resource_config: Path, network_names: bool = False) -> Hosts:
+    """The job's hosts as the platform names them; network_names: as they resolve on the network."""
     env_hosts = layout.read_json_env("SM_HOSTS")
     env_current = os.environ.get("SM_CURRENT_HOST")
     if env_hosts and env_current:
@@ -71,7 +87,8 @@ def _hosts(resource_config: Path) -> Hosts:
         raise ConfigError(f"hosts must be a non-empty list of host names, got {str(hosts)[:200]}")
     if current not in hosts:
         raise ConfigError(f"current host {str(current)[:100]!r} is not among hosts {hosts!r}")
-    return Hosts(tuple(hosts), current)
+    given = Hosts(tuple(hosts), current)
+    return given if network_names else platform_names(given)
 
 
 def _channel_env_name(name: str) -> str:

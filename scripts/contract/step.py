@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from . import layout
+from . import hostsync, layout
 from common.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, Stopped, StepError
 
 MAX_REASON_CHARS = 1024
@@ -66,10 +66,26 @@ def _run(main: Callable[[], None], report_path: Callable[[], Path], cooperative:
         return EXIT_INTERNAL
 
 
+def _hosts(resource_config: Path) -> tuple[tuple[str, ...], str]:
+    """(hosts, current) of a multi-instance job, or one host when the config cannot say (main reports why)."""
+    from .jobs import _hosts as read_hosts
+
+    try:
+        hosts = read_hosts(resource_config, network_names=True)  # the barrier connects to the leader by name
+    except Exception:  # noqa: BLE001 - a broken config is main()'s to report, with its own message
+        return ("algo-1",), "algo-1"
+    return hosts.hosts, hosts.current
+
+
 def run_training(main: Callable[[], None], cooperative_stop: bool = False) -> None:
-    """Run a training entry point; with cooperative_stop, SIGTERM only sets stop_requested()."""
-    sys.exit(_run(main, layout.failure_file, cooperative_stop))
+    """Run a training entry point; with cooperative_stop, SIGTERM only sets stop_requested().
+    With several hosts, none leaves before all are done (hostsync: local mode stops on the first exit)."""
+    with hostsync.job_end_barrier(*_hosts(layout.training_config_dir() / "resourceconfig.json")):
+        code = _run(main, layout.failure_file, cooperative_stop)
+    sys.exit(code)
 
 
 def run_processing(main: Callable[[], None]) -> None:
-    sys.exit(_run(main, layout.message_file, cooperative=False))
+    with hostsync.job_end_barrier(*_hosts(layout.processing_config_dir() / "resourceconfig.json")):
+        code = _run(main, layout.message_file, cooperative=False)
+    sys.exit(code)
