@@ -18,7 +18,7 @@ RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(foreach param,$(PARAMS),--param $(call q,$(param))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
-.PHONY: setup run test test-unit test-containers hardening conformance serve endpoints stop-endpoints delete-endpoint registry deploy runs lineage bench clean
+.PHONY: setup run test test-unit test-containers hardening conformance serve endpoints stop-endpoints delete-endpoint registry deploy drift runs lineage bench clean
 
 setup: $(READY)
 
@@ -81,6 +81,11 @@ registry: $(READY)
 # its steps come from the cache, register finds nothing new, deploy runs)
 deploy:
 	@$(MAKE) --no-print-directory run FROM=deploy
+
+# New rows, or what the endpoint captured (default), against the served model's baselines:
+# make drift [DATA=batch.csv] [FAIL=1]
+drift: $(READY)
+	@$(PYTHON) -m localrun.drift --work-dir $(call q,$(WORK)) $(if $(DATA),--data $(call q,$(DATA))) $(if $(FAIL),--fail-on-violation)
 
 # Local runs and what made a model: make lineage MODEL=<model.tar.gz or SHA-256>
 runs: $(READY)

@@ -88,6 +88,18 @@ def test_default_dataset_end_to_end(work_dir):
     status, headers, body = post_rows(deployment["url"], rows.to_csv(index=False))
     assert status == 200 and headers["X-Amzn-Invoked-Production-Variant"] == "primary"
     assert [p["probability"] for p in body["predictions"]] == [p["probability"] for p in predictions[:3]]
+    # make drift: what the endpoint captured (the smoke request's rows and these) against the served package's
+    # baselines raises no alarm; a batch with one feature scaled fails on it alone, with FAIL=1
+    captured = make("drift", f"WORK={tmp_path}")
+    assert captured.returncode == 0, captured.stderr[-2000:]
+    assert f"against the baselines of package {decision['model_package_arn']}" in captured.stdout
+    assert "DRIFT 0 violations" in captured.stdout and "rows (1 capture files)" in captured.stdout
+    shifted = pd.read_parquet(Path(summary["outputs"]["test"]) / "test.parquet")
+    shifted["int_rate"] *= 1.5
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    alarmed = make("drift", f"WORK={tmp_path}", f"DATA={tmp_path / 'shifted.csv'}", "FAIL=1")
+    assert alarmed.returncode == 2, alarmed.stderr[-2000:]
+    assert "DRIFT 1 violations" in alarmed.stdout and "int_rate: baseline_drift_check" in alarmed.stdout
     # make serve finds it, and says how to stop it
     served = subprocess.run([sys.executable, "-m", "localrun.serve", "--work-dir", str(tmp_path)],
                             cwd=REPO, capture_output=True, text=True, timeout=120)

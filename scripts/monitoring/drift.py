@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import io
 import json
 import math
@@ -379,15 +380,25 @@ def _json_rows(payload: Any, columns: list[str], line_no: int) -> list[dict]:
     return rows
 
 
+def _headerless(lines: list[str], columns: list[str]) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.StringIO("\n".join(lines)), header=None, names=columns, index_col=False,
+                           skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        raise DataError(f"captured CSV rows do not have {len(columns)} fields: {exc}") from None
+
+
 def read_capture(lines: Iterable[str | bytes], columns: list[str]) -> pd.DataFrame:
     """Requests captured by an endpoint (JSON lines, SageMaker's data-capture format) as one table.
 
-    CSV payloads are headerless rows in `columns` order (a header row equal to `columns` is skipped),
-    JSON payloads are records, lists of `columns` values, or {"instances": [...]}.
+    CSV payloads are headerless rows in `columns` order, or start with a header naming every one of
+    `columns` (in any order, as the server accepts them: their other columns are kept and reported);
+    JSON payloads are records, lists of `columns` values, or {"instances": [...]}. CSV rows come
+    first, in capture order, then JSON rows.
     """
-    csv_lines: list[str] = []
+    csv_frames: list[pd.DataFrame] = []
+    pending: list[str] = []  # headerless rows not yet parsed, in capture order
     records: list[dict] = []
-    header = ",".join(columns)
     for line_no, line in enumerate(lines, start=1):
         line = line.decode("utf-8") if isinstance(line, bytes) else line
         if not line.strip():
@@ -398,21 +409,27 @@ def read_capture(lines: Iterable[str | bytes], columns: list[str]) -> pd.DataFra
             raise DataError(f"capture line {line_no}: not JSON ({exc.msg})") from None
         encoding, data = _payload(record, line_no)
         if encoding == "CSV":
-            csv_lines.extend(r for r in data.splitlines() if r.strip() and r.strip() != header)
+            rows = [r for r in data.splitlines() if r.strip()]
+            first = next(csv.reader([rows[0]]), []) if rows else []
+            if not set(columns) <= {field.strip() for field in first}:
+                pending.extend(rows)
+                continue
+            if pending:  # a header naming every baseline column: this payload is parsed by its own header
+                csv_frames.append(_headerless(pending, columns))
+                pending = []
+            for row_no, fields in enumerate(csv.reader(rows[1:]), start=2):
+                if len(fields) != len(first):
+                    raise DataError(f"capture line {line_no}: CSV rows do not match their header: row {row_no} "
+                                    f"has {len(fields)} fields, the header {len(first)}")
+            csv_frames.append(pd.read_csv(io.StringIO("\n".join(rows)), skipinitialspace=True, index_col=False))
         else:
             try:
                 records.extend(_json_rows(json.loads(data), columns, line_no))
             except json.JSONDecodeError as exc:
                 raise DataError(f"capture line {line_no}: endpointInput.data is not JSON ({exc.msg})") from None
-    frames = []
-    if csv_lines:
-        try:
-            frames.append(pd.read_csv(io.StringIO("\n".join(csv_lines)), header=None, names=columns, index_col=False,
-                                      skipinitialspace=True))
-        except pd.errors.ParserError as exc:
-            raise DataError(f"captured CSV rows do not have {len(columns)} fields: {exc}") from None
-    if records:
-        frames.append(pd.DataFrame.from_records(records))
+    if pending:
+        csv_frames.append(_headerless(pending, columns))
+    frames = csv_frames + ([pd.DataFrame.from_records(records)] if records else [])
     if not frames:
         raise DataError("no captured requests in the capture files")
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

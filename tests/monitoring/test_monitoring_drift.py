@@ -235,3 +235,17 @@ def test_read_capture_errors_name_the_line():
         drift.read_capture(['{"eventVersion": "0"}'], ["a", "b"])
     with pytest.raises(DataError, match="capture line 1: endpointInput.data is not base64"):
         drift.read_capture([_capture("1,2", "text/csv", "CSV").replace('"CSV"', '"BASE64"', 1)], ["a", "b"])
+
+
+def test_read_capture_takes_a_payload_by_its_own_header():
+    """The server accepts CSV with a header in any column order (and id columns beside): so does the reader."""
+    def capture(text: str) -> str:
+        return json.dumps({"captureData": {"endpointInput": {"data": text, "encoding": "CSV",
+                                                             "observedContentType": "text/csv"}}})
+
+    lines = [capture("1.5,x\n2.5,y\n"), capture("id,b,a\n7,z,3.5\n"), capture("4.5,w\n")]
+    frame = drift.read_capture(lines, ["a", "b"])
+    assert frame["a"].tolist() == [1.5, 2.5, 3.5, 4.5] and frame["b"].tolist() == ["x", "y", "z", "w"]
+    assert frame["id"].iloc[2] == 7 and frame["id"].isna().sum() == 3  # kept, so the check reports it as extra
+    with pytest.raises(DataError, match="capture line 1: CSV rows do not match their header"):
+        drift.read_capture([capture("a,b\n1,2,3,4\n")], ["a", "b"])
