@@ -104,7 +104,7 @@ clean:
 	rm -rf $(WORK) .pytest_cache
 
 # ---- the SageMaker Pipeline definition (the SDK lives in its own venv: it needs protobuf<7) ----
-# make pipeline-definition [PIPELINE=classifier] [IMAGE_URIS=image-uris.json] [ROLE_ARN=arn:...] [BUCKET=name]
+# make pipeline-definition [PIPELINE=classifier] [IMAGE_URIS=image-uris.json] [ROLE_ARN=arn:...] [MODEL_ROLE_ARN=arn:...] [BUCKET=name]
 #                          [DEFINITION_ARGS="--subnet subnet-1 --security-group sg-1 --tag team=ml"]
 PIPELINES_VENV ?= .venv-pipelines
 PIPELINES_PYTHON ?= $(PIPELINES_VENV)/bin/python
@@ -112,7 +112,7 @@ PIPELINES_READY := $(PIPELINES_VENV)/.ready
 PIPELINE ?= classifier
 DEFINITION ?= $(WORK)/pipelines/$(PIPELINE).json
 DEFINITION_OPTS = --pipeline $(call q,$(PIPELINE)) \
-	$(if $(IMAGE_URIS),--image-uris $(call q,$(IMAGE_URIS))) $(if $(ROLE_ARN),--role-arn $(call q,$(ROLE_ARN))) \
+	$(if $(IMAGE_URIS),--image-uris $(call q,$(IMAGE_URIS))) $(if $(ROLE_ARN),--role-arn $(call q,$(ROLE_ARN))) $(if $(MODEL_ROLE_ARN),--model-role-arn $(call q,$(MODEL_ROLE_ARN))) \
 	$(if $(BUCKET),--bucket $(call q,$(BUCKET))) $(DEFINITION_ARGS)
 
 .PHONY: pipelines-setup pipeline-definition pipeline-validate pipeline-upsert pipeline-start

@@ -57,7 +57,8 @@ LOCAL_API_ARGUMENTS = {"deploy": {"wait_interval": 2, "termination_wait": 2, "po
 
 def local_account(images: dict[str, str]) -> dict[str, str]:
     """The account values (Step.bind_account) of a local run: the images as the engine names them."""
-    return {spec.ACCOUNT_ROLE: LOCAL_ROLE, **{spec.ACCOUNT_IMAGE + role: uri for role, uri in images.items()}}
+    return {spec.ACCOUNT_ROLE: LOCAL_ROLE, spec.ACCOUNT_MODEL_ROLE: LOCAL_ROLE,
+            **{spec.ACCOUNT_IMAGE + role: uri for role, uri in images.items()}}
 
 
 def step_arguments(step: spec.Step, values: dict[str, Any], extra: dict[str, Any],

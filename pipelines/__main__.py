@@ -61,7 +61,7 @@ def compile_inputs(args: argparse.Namespace, pipeline: spec.Pipeline) -> Compile
         volume_kms_key=args.volume_kms_key, output_kms_key=args.output_kms_key,
         network_isolation=args.network_isolation, tags=tuple(sorted(_pairs(args.tag, "--tag").items())),
     )
-    for option in ("role_arn", "bucket", "processing_instance_type", "training_instance_type", "cache_expire_after"):
+    for option in ("role_arn", "model_role_arn", "bucket", "processing_instance_type", "training_instance_type", "cache_expire_after"):
         if getattr(args, option) is not None:
             chosen[option] = getattr(args, option)
     return CompileInputs(**chosen)
@@ -128,6 +128,8 @@ def _compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", default="classifier", choices=sorted(spec.PIPELINES))
     parser.add_argument("--image-uris", help=f"image role -> URI JSON (default: ./{DEFAULT_IMAGE_URIS_FILE} if present, else the local tags)")
     parser.add_argument("--role-arn", help="the jobs' execution role (default: a placeholder; upsert refuses it)")
+    parser.add_argument("--model-role-arn", help="the endpoint Model's execution role, which deploy passes "
+                        "(iam/serve.json; default: --role-arn)")
     parser.add_argument("--bucket", help="bucket of ArtifactsS3Uri's and InputData's defaults (default: a placeholder)")
     parser.add_argument("--default", action="append", default=[], metavar="NAME=VALUE", help="a spec parameter's default, e.g. InputData=s3://b/raw/")
     parser.add_argument("--processing-instance-type")

@@ -32,6 +32,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 @dataclass(frozen=True)
 class CompileInputs:
     role_arn: str = PLACEHOLDER_ROLE_ARN
+    # the endpoint Model's execution role (iam/serve.json), which deploy passes; default: role_arn
+    model_role_arn: str | None = None
     bucket: str = PLACEHOLDER_BUCKET
     image_uris: Mapping[str, str] = field(default_factory=lambda: dict(LOCAL_IMAGE_URIS))
     # pipeline parameter defaults that differ from the spec's (e.g. InputData as an S3 URI)
@@ -50,8 +52,9 @@ class CompileInputs:
     region: str = "us-east-1"  # only for the SDK's offline session: no region is written into the definition
 
     def __post_init__(self) -> None:
-        if not _ROLE_ARN.match(self.role_arn):
-            raise ConfigError(f"role ARN {self.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        for role in (self.role_arn, self.model_role_arn):
+            if role is not None and not _ROLE_ARN.match(role):
+                raise ConfigError(f"role ARN {role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
         if not _BUCKET.match(self.bucket):
             raise ConfigError(f"bucket {self.bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
         if bool(self.subnets) != bool(self.security_group_ids):

@@ -109,6 +109,8 @@ class _Compiler:
             self._parameter(_SDK_PARAMETER[parameter.type], parameter.name, default)
         self._parameter(ParameterString, "ArtifactsS3Uri", f"s3://{i.bucket}/{p.name}")
         self._parameter(ParameterString, "RoleArn", i.role_arn)
+        if any(spec.ACCOUNT_MODEL_ROLE in s.bind_account.values() for s in p.steps):
+            self._parameter(ParameterString, "ModelRoleArn", i.model_role_arn or i.role_arn)
         roles = {s.image for s in p.steps} | {
             value[len(spec.ACCOUNT_IMAGE):] for s in p.steps for value in s.bind_account.values()
             if value.startswith(spec.ACCOUNT_IMAGE)}
@@ -159,6 +161,8 @@ class _Compiler:
     def _account(self, value: str):
         if value == spec.ACCOUNT_ROLE:
             return self.parameters["RoleArn"]
+        if value == spec.ACCOUNT_MODEL_ROLE:
+            return self.parameters["ModelRoleArn"]
         return self.parameters[f"{camel(value[len(spec.ACCOUNT_IMAGE):])}ImageUri"]
 
     def _bound(self, step: spec.Step) -> dict[str, Any]:

@@ -25,7 +25,8 @@ PROCESS_IMAGE = "process"
 TRAIN_IMAGE = "train"
 
 # account values a step parameter may be bound to (Step.bind_account)
-ACCOUNT_ROLE = "role"
+ACCOUNT_ROLE = "role"  # the jobs' execution role
+ACCOUNT_MODEL_ROLE = "model-role"  # the role an endpoint's Model runs as (iam/serve.json): deploy passes it
 ACCOUNT_IMAGE = "image:"
 
 
@@ -178,9 +179,10 @@ def _check(pipeline: Pipeline) -> None:
             if param not in step.params or parameter not in parameters:
                 raise ValueError(f"step '{step.name}' binds '{param}' to '{parameter}': one of them is not declared")
         for param, value in step.bind_account.items():
-            if param not in step.params or param in step.bind or not (value == ACCOUNT_ROLE or value.startswith(ACCOUNT_IMAGE)):
-                raise ValueError(f"step '{step.name}' binds '{param}' to account value '{value}': "
-                                 f"an undeclared or already bound parameter, or not '{ACCOUNT_ROLE}' / '{ACCOUNT_IMAGE}<role>'")
+            if param not in step.params or param in step.bind or not (
+                    value in (ACCOUNT_ROLE, ACCOUNT_MODEL_ROLE) or value.startswith(ACCOUNT_IMAGE)):
+                raise ValueError(f"step '{step.name}' binds '{param}' to account value '{value}': an undeclared or already "
+                                 f"bound parameter, or not '{ACCOUNT_ROLE}' / '{ACCOUNT_MODEL_ROLE}' / '{ACCOUNT_IMAGE}<role>'")
         if step.sagemaker_api and not {"backend", "endpoint_url"} <= set(step.params):
             raise ValueError(f"step '{step.name}' calls the SageMaker API but declares no 'backend' and 'endpoint_url'")
         seen[step.name] = step
@@ -355,7 +357,7 @@ CLASSIFIER = Pipeline(
             params=DEPLOY_PARAMS,
             bind={"model_package_group": "ModelPackageGroup", "endpoint_name": "EndpointName",
                   "capture_destination": "DataCaptureS3Uri"},
-            bind_account={"role_arn": ACCOUNT_ROLE},
+            bind_account={"role_arn": ACCOUNT_MODEL_ROLE},  # the endpoint's role, not the job's
             cacheable=False, on_gate_pass=True, sagemaker_api=True,
         ),
     ),

@@ -90,3 +90,17 @@ def test_validate_command_on_a_saved_definition(tmp_path, definition_text):
     path.write_text(definition_text.replace('"ProcessingInputs"', '"ProcessingInput"', 1))
     result = subprocess.run([sys.executable, "-m", "pipelines", "validate", str(path)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Unknown parameter in input: \"ProcessingInput\"" in result.stderr
+
+
+def test_the_endpoint_models_role_is_its_own_compile_input():
+    from pipeline import spec
+    from pipelines.__main__ import compile_inputs, parse_args
+
+    from common.errors import ConfigError
+
+    jobs, serve = "arn:aws:iam::123456789012:role/churn-pipeline", "arn:aws:iam::123456789012:role/churn-serve"
+    given = compile_inputs(parse_args(["definition", "--role-arn", jobs, "--model-role-arn", serve]), spec.CLASSIFIER)
+    assert (given.role_arn, given.model_role_arn) == (jobs, serve)
+    assert compile_inputs(parse_args(["definition", "--role-arn", jobs]), spec.CLASSIFIER).model_role_arn is None
+    with pytest.raises(ConfigError, match="'churn-serve' is not an IAM role ARN"):
+        compile_inputs(parse_args(["definition", "--model-role-arn", "churn-serve"]), spec.CLASSIFIER)

@@ -160,7 +160,8 @@ def test_bound_step_parameters_are_container_arguments_from_pipeline_parameters(
         if isinstance(step, spec.ProcessingStep):
             arguments = steps_by_name(definition)[step.name]["Arguments"]["AppSpecification"].get("ContainerArguments", [])
             bound = {name: argument(parameter) for name, parameter in step.bind.items()}
-            bound |= {name: {"Get": "Parameters.RoleArn" if value == spec.ACCOUNT_ROLE else
+            roles = {spec.ACCOUNT_ROLE: "RoleArn", spec.ACCOUNT_MODEL_ROLE: "ModelRoleArn"}
+            bound |= {name: {"Get": f"Parameters.{roles[value]}" if value in roles else
                              f"Parameters.{value.split(':')[1].capitalize()}ImageUri"}
                       for name, value in step.bind_account.items()}
             expected = [t for name, value in sorted(bound.items()) for t in (f"--{name}", value)]
@@ -175,7 +176,10 @@ def test_register_and_deploy_talk_to_sagemaker_with_the_gates_floor_the_train_im
     assert pairs["--image_uri"] == {"Get": "Parameters.TrainImageUri"} and pairs["--backend"] == "sagemaker"
     deploy = steps["deploy"]["Arguments"]
     pairs = dict(zip(deploy["AppSpecification"]["ContainerArguments"][::2], deploy["AppSpecification"]["ContainerArguments"][1::2]))
-    assert pairs["--role_arn"] == {"Get": "Parameters.RoleArn"} and "--endpoint_url" not in pairs
+    # the endpoint's Model runs as its own role (iam/serve.json), not the jobs': ModelRoleArn, RoleArn by default
+    assert pairs["--role_arn"] == {"Get": "Parameters.ModelRoleArn"} and "--endpoint_url" not in pairs
+    parameters = parameters_of(definition)
+    assert parameters["ModelRoleArn"]["DefaultValue"] == parameters["RoleArn"]["DefaultValue"]
     # deploy reads register's decision, so it runs after it
     (source,) = deploy["ProcessingInputs"]
     assert source["S3Input"]["S3Uri"] == {"Get": "Steps.register.ProcessingOutputConfig.Outputs['registration'].S3Output.S3Uri"}
