@@ -28,7 +28,7 @@ SLICE_BYTES = 4 * 1024 * 1024
 # A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder: both fields empty (missing
 # to any CSV reader), the same field count as a scored line so joins keep their columns.
 PLACEHOLDER_CSV = ","
-_SINGLE_ROW = re.compile(r"^row 1(?: \(line 1\))?(?:, |: )")
+_SINGLE_ROW = re.compile(r"^row 1(?: \(line 1\))?(?=, |: )")  # the decoder's place, for a body of one line
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,8 @@ class CsvBatch:
                 decoder.decode(media.CSV, record, charset, {"header": "absent"})
                 good.append(record)
             except RequestError as exc:
-                reason = f"line {first_line + i}: {_SINGLE_ROW.sub('', str(exc))}"
+                message, named = _SINGLE_ROW.subn(f"line {first_line + i}", str(exc), count=1)
+                reason = message if named else f"line {first_line + i}: {message}"
                 if self.options.bad_records == "fail":
                     raise RequestError(exc.status, f"{reason} (SAGEMAKER_BATCH_BAD_RECORDS=placeholder answers a "
                                                    "placeholder line instead)") from None
