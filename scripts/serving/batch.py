@@ -82,8 +82,9 @@ class CsvBatch:
             line += chunk.count(b"\n") + 1
             start = stop + 1
         view.release()
-        if out_kind == media.CSV:
-            return b"".join(parts)[:-1]  # every part ends with a newline; the platform adds the last
+        if out_kind == media.CSV:  # every part ends with a newline; the platform adds the last one
+            parts[-1] = parts[-1][:-1]
+            return b"".join(parts)
         return b'{"predictions":[' + b",".join(parts) + b"]}"
 
     def _slice(self, chunk: bytes, first_line: int, charset: str, out_kind: str) -> bytes:
