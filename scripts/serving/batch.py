@@ -25,6 +25,7 @@ from . import media
 from .errors import RequestError
 
 SLICE_BYTES = 4 * 1024 * 1024
+GROUP_LINES = 256  # a slice that fails is retried in groups of lines before line by line
 # A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder: both fields empty (missing
 # to any CSV reader), the same field count as a scored line so joins keep their columns.
 PLACEHOLDER_CSV = ","
@@ -98,6 +99,12 @@ class CsvBatch:
             pass
         return self._line_by_line(chunk.split(b"\n"), first_line, charset, out_kind)
 
+    def _decodes(self, body: bytes, lines: int, charset: str) -> bool:
+        try:
+            return self.handler.decoder.decode(media.CSV, body, charset, {"header": "absent"}).rows == lines
+        except RequestError:
+            return False
+
     def _encode(self, batch, out_kind: str) -> bytes:
         proba = self.handler.scorer.predict_proba(batch)
         encoded = self.handler._encode(out_kind, proba, proba >= self.handler.model.threshold)
@@ -106,20 +113,24 @@ class CsvBatch:
         return encoded[len(b'{"predictions":['):-len(b"]}")]
 
     def _line_by_line(self, records: list[bytes], first_line: int, charset: str, out_kind: str) -> bytes:
-        decoder, good, bad = self.handler.decoder, [], {}
-        for i, record in enumerate(records):
-            try:
-                if not record.strip():
-                    raise RequestError(400, "empty line (every line of a SplitType=Line input is a record)")
-                decoder.decode(media.CSV, record, charset, {"header": "absent"})
-                good.append(record)
-            except RequestError as exc:
-                message, named = _SINGLE_ROW.subn(f"line {first_line + i}", str(exc), count=1)
-                reason = message if named else f"line {first_line + i}: {message}"
-                if self.options.bad_records == "fail":
-                    raise RequestError(exc.status, f"{reason} (SAGEMAKER_BATCH_BAD_RECORDS=placeholder answers a "
-                                                   "placeholder line instead)") from None
-                bad[i] = reason
+        decoder, bad = self.handler.decoder, {}
+        for start in range(0, len(records), GROUP_LINES):  # whole groups first: only a failing one goes line by line
+            group = records[start:start + GROUP_LINES]
+            if self._decodes(b"\n".join(group), len(group), charset):
+                continue
+            for i, record in enumerate(group, start):
+                try:
+                    if not record.strip():
+                        raise RequestError(400, "empty line (every line of a SplitType=Line input is a record)")
+                    decoder.decode(media.CSV, record, charset, {"header": "absent"})
+                except RequestError as exc:
+                    message, named = _SINGLE_ROW.subn(f"line {first_line + i}", str(exc), count=1)
+                    reason = message if named else f"line {first_line + i}: {message}"
+                    if self.options.bad_records == "fail":
+                        raise RequestError(exc.status, f"{reason} (SAGEMAKER_BATCH_BAD_RECORDS=placeholder answers "
+                                                       "a placeholder line instead)") from None
+                    bad[i] = reason
+        good = [record for i, record in enumerate(records) if i not in bad]
         scored = self._rows(decoder.decode(media.CSV, b"\n".join(good), charset, {"header": "absent"}),
                             out_kind) if good else []
         out, taken = [], 0

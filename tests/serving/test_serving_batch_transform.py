@@ -207,3 +207,32 @@ def test_batch_config_from_the_platforms_environment():
             serving_config({**base, "SAGEMAKER_BATCH": "true", name: value})
     with pytest.raises(ConfigError, match="SAGEMAKER_BATCH"):
         serving_config({"SAGEMAKER_BATCH": "maybe"})
+
+
+@pytest.mark.parametrize("slice_bytes", [20_000, 4 * MIB])
+def test_line_numbers_and_placeholders_across_slices(model, handler, test_file, slice_bytes):
+    """In process, with slices small enough that bad lines fall in different slices and groups."""
+    from serving.batch import BatchOptions
+    from serving.handler import Handler
+
+    lines = (test_file * 3).split(b"\n")[:-1]
+    bad = {1: b"", 700: b"1,2", len(lines): b'"unterminated'}  # 1-based line numbers
+    for number, text in bad.items():
+        lines[number - 1] = text
+    body = b"\n".join(lines) + b"\n"
+    options = dict(max_concurrent_transforms=1, slice_bytes=slice_bytes)
+    fail = Handler(model, 64 * MIB, batch=BatchOptions(True, "fail", **options))
+    message = json.loads(fail.invocations("text/csv", "text/csv", body).body)["error"]
+    assert message.startswith("line 1: empty line")
+    only_middle = body.split(b"\n", 1)[1]  # line 700 becomes line 699
+    message = json.loads(fail.invocations("text/csv", "text/csv", only_middle).body)["error"]
+    assert message.startswith("line 699: 2 fields, expected")
+
+    placeholder = Handler(model, 64 * MIB, batch=BatchOptions(True, "placeholder", **options))
+    response = placeholder.invocations("text/csv", "text/csv", body)
+    got = response.body.decode().split("\n")
+    assert response.status == 200 and len(got) == len(lines)
+    good = b"\n".join(line for number, line in enumerate(lines, 1) if number not in bad)
+    expected = iter(real_time_lines(handler.__class__(model, 64 * MIB), good))
+    for number, line in enumerate(got, 1):
+        assert line == (PLACEHOLDER_CSV if number in bad else next(expected)), number
