@@ -196,6 +196,9 @@ def test_batch_config_from_the_platforms_environment():
     config = serving_config({**base, "SAGEMAKER_BATCH": "True"})  # local mode's spelling
     assert (config.batch, config.payload_mb, config.max_concurrent_transforms, config.timeout) == (True, 25, 4, 600)
     assert config.bad_records == "fail"
+    from serving.server import gunicorn_options
+
+    assert gunicorn_options(config, 3)["timeout"] == 600  # the sync worker is killed only past the job's timeout
     config = serving_config({**base, "SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "100",
                              "SAGEMAKER_MODEL_SERVER_TIMEOUT": "3600", "SAGEMAKER_BATCH_BAD_RECORDS": "Placeholder"})
     assert (config.payload_mb, config.max_concurrent_transforms, config.timeout) == (100, 1, 3600)
