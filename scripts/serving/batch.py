@@ -6,7 +6,8 @@ and DataProcessing joins to line up. The body (up to 100 MiB) is scored in slice
 so the decoded columns, feature matrix and output text of only one slice exist at a time.
 
 - A slice the fast path scores with exactly its line count is served as is. Otherwise (a bad
-  value, a blank line, a quoted newline) its lines are decoded one by one to find the bad ones:
+  value, a blank line, a quoted newline) its lines are decoded in groups, and a failing group's
+  one by one, to find the bad ones:
   `fail` (the default) answers 400 naming the first bad line; `placeholder` answers its stated
   placeholder for each bad line and scores the others.
 - A header line is refused (decisions.md: SageMaker has no header-skip setting, and a skipped line
@@ -71,18 +72,17 @@ class CsvBatch:
                 raise RequestError(400, "line 1 is a header row; a Batch Transform job with SplitType=Line sends "
                                         "every line as a record and has no header-skip setting: remove the header "
                                         "line from the input files (or send text/csv; header=absent if it is data)")
-        parts, start, line = [], 0, 1
-        view = memoryview(body)
-        while start <= end:
-            stop = end if end - start <= self.options.slice_bytes else body.rfind(b"\n", start, start + self.options.slice_bytes)
-            if stop < start:  # one line longer than a slice: take it whole
-                stop = body.find(b"\n", start, end)
-                stop = end if stop < 0 else stop
-            chunk = bytes(view[start:stop])
-            parts.append(self._slice(chunk, line, charset, out_kind))
-            line += chunk.count(b"\n") + 1
-            start = stop + 1
-        view.release()
+        parts, start, line, size = [], 0, 1, self.options.slice_bytes
+        with memoryview(body) as view:
+            while start <= end:
+                stop = end if end - start <= size else body.rfind(b"\n", start, start + size)
+                if stop < start:  # one line longer than a slice: take it whole
+                    stop = body.find(b"\n", start, end)
+                    stop = end if stop < 0 else stop
+                chunk = bytes(view[start:stop])
+                parts.append(self._slice(chunk, line, charset, out_kind))
+                line += chunk.count(b"\n") + 1
+                start = stop + 1
         if out_kind == media.CSV:  # every part ends with a newline; the platform adds the last one
             parts[-1] = parts[-1][:-1]
             return b"".join(parts)
