@@ -2,8 +2,8 @@
 
 A request is `POST /` with `X-Amz-Target: <prefix>.<Operation>` and a JSON body. The body is
 validated against the operation's input shape (types, required members, unknown keys) by
-botocore's ParamValidator, plus the enum, length and range rules of the same model that the
-validator leaves out. Errors go back as AWS sends them: HTTP 400, `{"__type", "message"}`.
+botocore's ParamValidator, plus the enum, length, range and pattern rules of the same model that
+the validator leaves out (localrun.servicemodel, shared with the pipeline-definition check). Errors go back as AWS sends them: HTTP 400, `{"__type", "message"}`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any, Callable
 
 import botocore.session
-from botocore.model import ListShape, MapShape, StructureShape
 from botocore.validate import ParamValidator
+
+from ..servicemodel import Violation, violations
 
 ACCOUNT = "000000000000"
 
@@ -88,49 +89,67 @@ class JsonService:
 
     def check(self, params: dict, shape) -> None:
         report = self.validator.validate(params, shape)
-        problems = [report.generate_report()] if report.has_errors() else []
-        problems += constraint_errors(params, shape, "")
-        if problems:
-            raise validation("; ".join(problems))
+        errors = constraint_errors(params, shape)
+        if report.has_errors():  # unknown keys, wrong types, missing members: botocore's own words
+            raise validation("; ".join([report.generate_report(), *errors]))
+        if errors:
+            raise validation(detected(errors))
 
 
-def constraint_errors(value: Any, shape, path: str) -> list[str]:
-    """The model's enum, min/max length and range rules, which ParamValidator does not check."""
-    errors: list[str] = []
-    meta = shape.metadata
-    if isinstance(shape, StructureShape) and isinstance(value, dict):
-        for key, member in shape.members.items():
-            if key in value:
-                errors += constraint_errors(value[key], member, f"{path}.{key}" if path else key)
-    elif isinstance(shape, ListShape) and isinstance(value, list):
-        errors += _bounds(len(value), meta, path, "number of items")
-        for index, item in enumerate(value):
-            errors += constraint_errors(item, shape.member, f"{path}[{index}]")
-    elif isinstance(shape, MapShape) and isinstance(value, dict):
-        for key, item in value.items():
-            errors += constraint_errors(key, shape.key, f"{path} key")
-            errors += constraint_errors(item, shape.value, f"{path}.{key}")
-    elif isinstance(value, str):
-        if shape.enum and value not in shape.enum:
-            errors.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                          f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        errors += _bounds(len(value), meta, path, "length")
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "min" in meta and value < meta["min"]:
-            errors.append(f"Value {value} at '{path}' failed to satisfy constraint: "
-                          f"Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            errors.append(f"Value {value} at '{path}' failed to satisfy constraint: "
-                          f"Member must have value less than or equal to {meta['max']}")
-    return errors
+def constraint_errors(value: Any, shape, path: str = "") -> list[str]:
+    """The model's enum, length, range and pattern rules (ParamValidator checks none of them), in
+    AWS's words: `Value 'x' at 'productionVariants.1.member.instanceType' failed to satisfy ...`."""
+    return [_aws_message(found, path) for found in violations(value, shape, pattern_subject=local_url_as_s3)]
 
 
-def _bounds(size: int, meta: dict, path: str, what: str) -> list[str]:
-    if "min" in meta and size < meta["min"]:
-        return [f"Value at '{path}' failed to satisfy constraint: Member must have {what} greater than or equal to {meta['min']}"]
-    if "max" in meta and size > meta["max"]:
-        return [f"Value at '{path}' failed to satisfy constraint: Member must have {what} less than or equal to {meta['max']}"]
-    return []
+def local_url_as_s3(text: str) -> str:
+    """This control plane stores artifacts on disk: a file:// URL stands where AWS wants an s3:// one
+    and is held to the same pattern as the s3:// URL of the same path."""
+    return "s3://local/" + text[len("file:///"):] if text.startswith("file:///") else text
+
+
+def aws_path(path: tuple, prefix: str = "") -> str:
+    """AWS's spelling of a member path: lower camel case, lists as `.N.member` counted from 1."""
+    parts = [prefix] if prefix else []
+    for kind, step in path:
+        if kind == "member":
+            parts.append(step[:1].lower() + step[1:])
+        elif kind == "index":
+            parts.append(f"{step + 1}.member")
+        elif kind == "value":
+            parts.append(str(step))
+        else:
+            parts.append("key")
+    return ".".join(parts)
+
+
+_RULES = {
+    ("min", "length"): "Member must have length greater than or equal to {}",
+    ("max", "length"): "Member must have length less than or equal to {}",
+    ("min", "items"): "Member must have length greater than or equal to {}",
+    ("max", "items"): "Member must have length less than or equal to {}",
+    ("min", "entries"): "Member must have length greater than or equal to {}",
+    ("max", "entries"): "Member must have length less than or equal to {}",
+    ("min", "value"): "Member must have value greater than or equal to {}",
+    ("max", "value"): "Member must have value less than or equal to {}",
+}
+
+
+def _aws_message(found: Violation, prefix: str) -> str:
+    where = aws_path(found.path, prefix)
+    if found.rule == "enum":
+        rule = f"Member must satisfy enum value set: [{', '.join(found.limit)}]"
+    elif found.rule == "pattern":
+        rule = f"Member must satisfy regular expression pattern: {found.limit}"
+    else:
+        rule = _RULES[found.rule, found.unit].format(found.limit)
+    value = f"Value '{found.value}' at" if isinstance(found.value, (str, int, float)) else "Value at"
+    return f"{value} '{where}' failed to satisfy constraint: {rule}"
+
+
+def detected(errors: list[str]) -> str:
+    """AWS's ValidationException message for constraint failures."""
+    return f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: " + "; ".join(errors)
 
 
 def encode(answer: Any) -> Any:
