@@ -88,12 +88,22 @@ class JsonService:
             return exc.status, exc.body()
 
     def check(self, params: dict, shape) -> None:
-        report = self.validator.validate(params, shape)
+        structural = structural_errors(self.validator.validate(params, shape))
+        if structural:  # unknown keys, wrong types, missing members: botocore's own words
+            raise validation("Parameter validation failed:\n" + structural)
         errors = constraint_errors(params, shape)
-        if report.has_errors():  # unknown keys, wrong types, missing members: botocore's own words
-            raise validation("; ".join([report.generate_report(), *errors]))
         if errors:
             raise validation(detected(errors))
+
+
+def structural_errors(report) -> str:
+    """ParamValidator's report without its `min` checks, which constraint_errors words as AWS does."""
+    kept = [error for error in report._errors if error[0] not in ("invalid range", "invalid length")]
+    if not kept:
+        return ""
+    remaining = type(report)()
+    remaining._errors = kept
+    return remaining.generate_report()
 
 
 def constraint_errors(value: Any, shape, path: str = "") -> list[str]:
