@@ -107,7 +107,7 @@ def structural_errors(report) -> str:
 
 
 def constraint_errors(value: Any, shape, path: str = "") -> list[str]:
-    """The model's enum, length, range and pattern rules (ParamValidator checks none of them), in
+    """The model's enum, length, range and pattern rules (ParamValidator checks only the minimums), in
     AWS's words: `Value 'x' at 'productionVariants.1.member.instanceType' failed to satisfy ...`."""
     return [_aws_message(found, path) for found in violations(value, shape, pattern_subject=local_url_as_s3)]
 
@@ -133,18 +133,6 @@ def aws_path(path: tuple, prefix: str = "") -> str:
     return ".".join(parts)
 
 
-_RULES = {
-    ("min", "length"): "Member must have length greater than or equal to {}",
-    ("max", "length"): "Member must have length less than or equal to {}",
-    ("min", "items"): "Member must have length greater than or equal to {}",
-    ("max", "items"): "Member must have length less than or equal to {}",
-    ("min", "entries"): "Member must have length greater than or equal to {}",
-    ("max", "entries"): "Member must have length less than or equal to {}",
-    ("min", "value"): "Member must have value greater than or equal to {}",
-    ("max", "value"): "Member must have value less than or equal to {}",
-}
-
-
 def _aws_message(found: Violation, prefix: str) -> str:
     where = aws_path(found.path, prefix)
     if found.rule == "enum":
@@ -152,7 +140,9 @@ def _aws_message(found: Violation, prefix: str) -> str:
     elif found.rule == "pattern":
         rule = f"Member must satisfy regular expression pattern: {found.limit}"
     else:
-        rule = _RULES[found.rule, found.unit].format(found.limit)
+        measure = "value" if found.unit == "value" else "length"  # AWS says length for counts of items too
+        side = "greater than or equal to" if found.rule == "min" else "less than or equal to"
+        rule = f"Member must have {measure} {side} {found.limit}"
     value = f"Value '{found.value}' at" if isinstance(found.value, (str, int, float)) else "Value at"
     return f"{value} '{where}' failed to satisfy constraint: {rule}"
 
