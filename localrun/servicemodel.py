@@ -39,8 +39,9 @@ def violations(value: Any, shape: Shape, path: tuple[Step, ...] = (), *,
                pattern_subject: Callable[[str], str] = lambda text: text) -> Iterator[Violation]:
     """Every rule `value` breaks, depth first; values of the wrong type are ParamValidator's to report.
 
-    `skip(path)`: places not to check (a value only known at run time). `pattern_subject(text)`: the
-    text the pattern is matched against (the control plane's file:// URLs stand where AWS wants s3://)."""
+    `skip(path)`: places not to check (a value only known at run time). `pattern_subject(text)`: a
+    stand-in text whose match lets `text` through its pattern too (the control plane's file:// URLs
+    and paths stand where AWS wants s3:// URLs)."""
     if skip(path):
         return
     meta = shape.metadata
@@ -61,7 +62,9 @@ def violations(value: Any, shape: Shape, path: tuple[Step, ...] = (), *,
         if shape.enum and value not in shape.enum:
             yield Violation(path, value, "enum", list(shape.enum), "value", shape)
         yield from _bounds(len(value), meta, path, value, "length", shape)
-        if "pattern" in meta and not pattern_matches(meta["pattern"], pattern_subject(value)):
+        pattern = meta.get("pattern")
+        if pattern and not pattern_matches(pattern, value) and (
+                pattern_subject(value) == value or not pattern_matches(pattern, pattern_subject(value))):
             yield Violation(path, value, "pattern", meta["pattern"], "value", shape)
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and shape.type_name in ("integer", "long", "float", "double"):
         yield from _bounds(value, meta, path, value, "value", shape)

@@ -113,9 +113,12 @@ def constraint_errors(value: Any, shape, path: str = "") -> list[str]:
 
 
 def local_url_as_s3(text: str) -> str:
-    """This control plane stores artifacts on disk: a file:// URL stands where AWS wants an s3:// one
-    and is held to the same pattern as the s3:// URL of the same path."""
-    return "s3://local/" + text[len("file:///"):] if text.startswith("file:///") else text
+    """This control plane reads model data and writes captures on disk: a file:// URL or an absolute
+    path (hosting.local_path) stands where AWS wants an s3:// URL, and is held to the pattern the
+    s3:// URL of the same path must match."""
+    if text.startswith("file:///"):
+        return "s3://local/" + text[len("file:///"):]
+    return "s3://local" + text if text.startswith("/") else text
 
 
 def aws_path(path: tuple, prefix: str = "") -> str:
