@@ -20,8 +20,8 @@ BUCKET = "models"
 
 # --- the service model as referee -------------------------------------------------------------------------
 # The local control plane's own check: ParamValidator (types, required and unknown members), then the
-# model's enum, length, range and pattern rules (Java patterns read as Java reads them); file:// URLs,
-# the local backend's, are held to the pattern of the s3:// URL of the same path.
+# model's enum, length, range and pattern rules (Java patterns read as Java reads them); a file:// URL
+# (the local backend's) passes a pattern where the s3:// URL of the same path would.
 @functools.lru_cache(maxsize=None)
 def service_model(service: str):
     """Parsed once: the SageMaker model is megabytes of JSON, and every recorded request is checked."""
