@@ -18,7 +18,7 @@ RUN_ARGS = --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(foreach param,$(PARAMS),--param $(call q,$(param))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
-.PHONY: setup run test test-unit test-containers hardening conformance serve endpoints stop-endpoints delete-endpoint registry deploy drift runs lineage bench clean
+.PHONY: setup run test test-unit test-containers hardening conformance serve endpoints stop-endpoints delete-endpoint registry deploy drift transform runs lineage bench clean
 
 setup: $(READY)
 
@@ -86,6 +86,14 @@ deploy:
 # make drift [DATA=batch.csv] [FAIL=1]
 drift: $(READY)
 	@$(PYTHON) -m localrun.drift --work-dir $(call q,$(WORK)) $(if $(DATA),--data $(call q,$(DATA))) $(if $(FAIL),--fail-on-violation)
+
+# A Batch Transform job, run locally as SageMaker runs it: every file under DATA split by line (headerless),
+# scored by the endpoint's model (MODEL=<model.tar.gz> to choose), <name>.out per file; prints where they are.
+# make transform DATA=<file or folder> [MODEL=model.tar.gz] [INSTANCES=2] [TRANSFORM_ARGS="--batch-strategy SingleRecord"]
+transform: $(READY)
+	@test -n $(call q,$(DATA)) || { echo "make transform DATA=<file or folder> [MODEL=<model.tar.gz>]" >&2; exit 2; }
+	@$(PYTHON) -m localrun.transform --work-dir $(call q,$(WORK)) --data $(call q,$(DATA)) \
+		$(if $(MODEL),--model $(call q,$(MODEL))) $(if $(INSTANCES),--instances $(call q,$(INSTANCES))) $(TRANSFORM_ARGS)
 
 # Local runs and what made a model: make lineage MODEL=<model.tar.gz or SHA-256>
 runs: $(READY)
