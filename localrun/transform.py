@@ -79,6 +79,7 @@ class ObjectResult:
     requests: int = 0
     out: Path | None = None
     error: str | None = None
+    seconds: float = 0.0  # from its first read to its .out (the server already up)
 
 
 @dataclass
@@ -91,6 +92,14 @@ class TransformResult:
     @property
     def failed(self) -> list[ObjectResult]:
         return [o for o in self.objects if o.error is not None]
+
+    @property
+    def scoring_seconds(self) -> float:
+        """The busiest instance's time on its objects: the job without starting and stopping servers."""
+        busy: dict[str, float] = {}
+        for o in self.objects:
+            busy[o.instance] = busy.get(o.instance, 0.0) + o.seconds
+        return max(busy.values(), default=0.0)
 
     @property
     def records(self) -> int:
@@ -221,7 +230,7 @@ def write_manifest(job: TransformJob, result: TransformResult) -> None:
         "model_tar": str(Path(job.model_tar).resolve()), "model_tar_sha256": digest.hexdigest(),
         "input": str(job.data.resolve()), "records_scored": result.records,
         "objects": [{"key": o.key, "instance": o.instance, "records": o.records, "requests": o.requests,
-                     "out": str(o.out) if o.out else None, "error": o.error} for o in result.objects],
+                     "out": str(o.out) if o.out else None, "error": o.error, "seconds": round(o.seconds, 3)} for o in result.objects],
         "parameters": result.parameters, "status": "Failed" if result.failed else "Completed",
         "seconds": round(result.seconds, 3),
     }
@@ -389,6 +398,7 @@ def _message(answer: bytes) -> str:
 
 def _transform_object(job: TransformJob, url: str, params: dict, prefix: Path, key: str, host: str) -> ObjectResult:
     result = ObjectResult(key, host)
+    started = time.monotonic()
     source = prefix / key
     target = job.output.resolve() / (key + ".out")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -434,6 +444,7 @@ def _transform_object(job: TransformJob, url: str, params: dict, prefix: Path, k
         partial.unlink(missing_ok=True)
     if result.error is not None:
         target.unlink(missing_ok=True)  # a stale .out from an earlier job must not pass for this one's
+    result.seconds = time.monotonic() - started
     return result
 
 
