@@ -360,8 +360,8 @@ def _invoke(job: TransformJob, url: str, body: bytes) -> tuple[int, bytes]:
     for attempt in range(job.max_retries + 1):
         try:
             status, answer = _request(url, "POST", "/invocations", body, headers, timeout=job.invocation_timeout)
-        except OSError as exc:
-            status, answer = 0, f"no answer: {exc}".encode()
+        except (OSError, http.client.HTTPException) as exc:
+            status, answer = 0, f"no answer: {type(exc).__name__}: {exc}".encode()
         if status == 200 or 400 <= status < 500 and status not in (408, 429):
             return status, answer  # a client error answers the same every time
         if attempt < job.max_retries:

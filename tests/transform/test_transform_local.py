@@ -175,3 +175,16 @@ def test_two_instances_split_objects_disjointly_and_completely(deployed, tmp_pat
     for i, key in enumerate(keys):
         assert (tmp_path / "out" / f"{key}.out").read_text().splitlines() == \
             deployed["endpoint_lines"][i * 7:(i + 1) * 7]
+
+
+def test_split_none_sends_each_object_whole(deployed, tmp_path):
+    """SplitType=None: one request per object; AssembleWith=Line appends one newline after its answer,
+    as the platform does (so a body that already ends in one gains an empty last line)."""
+    data = tmp_path / "in"
+    data.mkdir()
+    deployed["rows"].head(40).to_csv(data / "whole.csv", index=False, header=False)
+    result = raise_for_failures(run_transform(_job(deployed, data, tmp_path / "out", split_type="None"),
+                                              tmp_path / "job"))
+    assert result.objects[0].requests == 1
+    text = (tmp_path / "out" / "whole.csv.out").read_text()
+    assert text.endswith("\n\n") and text.splitlines()[:40] == deployed["endpoint_lines"][:40]
