@@ -5,8 +5,8 @@ same model, same headerless CSV file, one run:
   in-process   a child process: pandas.read_csv of the file, artifact.load + predict_proba, one thread
                (the floor: no HTTP, no splitting); peak RSS is its own ru_maxrss
   transform    localrun.transform in this process: scripts/serve (SAGEMAKER_BATCH=true, WORKERS workers),
-               the file split by line into MultiRecord mini-batches of the container's payload limit,
-               CONCURRENCY requests in flight, .out assembled in order. Two rates: the whole job (the
+               the file split by line into MultiRecord mini-batches, the payload limit and requests in
+               flight as the container answers (or PAYLOAD_MB, CONCURRENCY), .out assembled in order. Two rates: the whole job (the
                server's start, model load and self-test, and its graceful stop included: what a job costs)
                and scoring (first record read to .out renamed). Peak memory is the sum of PSS over the
                runner and the server's process tree (forked workers share the model's pages), every 50 ms
@@ -14,7 +14,7 @@ same model, same headerless CSV file, one run:
 The model is MODEL (a model.tar.gz) or, without one, that of a fresh `python -m localrun` run on the
 default data (its control plane stopped afterwards). Rows are the run's test split, repeated with a
 small change per copy. The last line holds the ratios; "per core" divides each rate by the cores it
-kept busy (in-process: 1; transform: min(CONCURRENCY, WORKERS)).
+kept busy (in-process: 1; transform: min(requests in flight, workers, requests)).
 """
 
 from __future__ import annotations
@@ -156,7 +156,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=int(os.environ.get("ROWS", 200_000)))
     parser.add_argument("--model", type=Path, default=os.environ.get("MODEL") or None)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", 2)))
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", 2)))
+    parser.add_argument("--concurrency", type=int, default=int(os.environ["CONCURRENCY"]) if os.environ.get("CONCURRENCY")
+                        else None, help="MaxConcurrentTransforms (default: the container's answer)")
+    parser.add_argument("--payload-mb", type=int, default=int(os.environ["PAYLOAD_MB"]) if os.environ.get("PAYLOAD_MB")
+                        else None, help="MaxPayloadInMB (default: the container's answer)")
     args = parser.parse_args()
 
     from contract import modeltar
@@ -177,9 +180,9 @@ def main() -> int:
         log("in-process scoring")
         base_seconds, base_rss = in_process(model_dir, data, tmp / "inprocess.txt")
 
-        log(f"transform: {args.workers} workers, {args.concurrency} concurrent requests")
+        log(f"transform: {args.workers} workers")
         job = TransformJob(data=data, output=tmp / "output", model_tar=model_tar,
-                           max_concurrent_transforms=args.concurrency,
+                           max_concurrent_transforms=args.concurrency, max_payload_mb=args.payload_mb,
                            environment={"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)})
         sampler = PeakSampler(os.getpid())
         sampler.start()
@@ -197,10 +200,11 @@ def main() -> int:
 
     base_rate, rate = args.rows / base_seconds, args.rows / seconds
     scoring_rate = args.rows / result.scoring_seconds
-    cores = min(args.concurrency, args.workers)
+    concurrency = params["MaxConcurrentTransforms"]
+    cores = min(concurrency, args.workers, result.objects[0].requests)
     print(f"{args.rows:,} rows, {size_mb:.1f} MB headerless CSV; transform: {params['BatchStrategy']}, "
           f"{params['MaxPayloadInMB']} MB payloads, {result.objects[0].requests} requests, "
-          f"{args.concurrency} in flight, {args.workers} workers; mismatched scores: {mismatched}")
+          f"{concurrency} in flight, {args.workers} workers; mismatched scores: {mismatched}")
     print(f"{'path':<12}{'seconds':>10}{'rows/s':>12}{'cores':>7}{'rows/s/core':>13}{'peak MB':>13}")
     print(f"{'in-process':<12}{base_seconds:>10.2f}{base_rate:>12,.0f}{1:>7}{base_rate:>13,.0f}{base_rss:>13.0f}")
     print(f"{'transform':<12}{seconds:>10.2f}{rate:>12,.0f}{cores:>7}{rate / cores:>13,.0f}{peak_mb:>13.0f}")
