@@ -467,8 +467,8 @@ def default_model(work: Path) -> tuple[Path, str]:
             sm = boto3.client("sagemaker", endpoint_url=plane["url"], region_name="us-east-1",
                               aws_access_key_id="local", aws_secret_access_key="local")
             containers = sm.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]["Containers"]
-            url = urlparse(containers[0]["ModelDataUrl"])
-            if url.scheme == "file" and Path(url.path).is_file():
+            url = urlparse(containers[0]["ModelDataUrl"])  # file:// URL or an absolute path, locally
+            if url.scheme in ("file", "") and Path(url.path).is_file():
                 return Path(url.path), f"package {arn} (the endpoint's)"
     model = (summary.get("outputs") or {}).get("model")
     if not model or not Path(model).is_file():
