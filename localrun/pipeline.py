@@ -68,7 +68,7 @@ def step_arguments(step: spec.Step, values: dict[str, Any], extra: dict[str, Any
     unknown = sorted(set(extra) - set(step.params))
     if unknown:
         raise KeyError(f"step '{step.name}' has no parameter(s) {unknown}; it declares {sorted(step.params)}")
-    bound = {param: values[parameter] for param, parameter in step.bind.items()}
+    bound = {**step.fixed, **{param: values[parameter] for param, parameter in step.bind.items()}}
     for param, value in step.bind_account.items():
         if account and value in account:
             bound[param] = account[value]
@@ -226,6 +226,27 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
         "registration": read_output_json(results, "register", "registration", spec.DECISION_FILE),
         "deployment": read_output_json(results, "deploy", "deployment", spec.DEPLOYMENT_FILE),
         "drift_violations": None if drift is None else drift["violations"],
+        "outputs": outputs,
+        "step_seconds": {name: round(r.seconds, 2) for name, r in results.items()},
+        "cached_steps": [name for name, r in results.items() if r.cached],
+        "wall_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def summarize_forecast(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:
+    """The forecast run in figures: MASE beside seasonal naive, the gate, what was fitted, where outputs are."""
+    report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
+    metadata = read_model_metadata(results["train"].outputs["model"])
+    section = report["forecast"]
+    outputs = {output: str(path / PRIMARY_FILES[output] if output in PRIMARY_FILES and (path / PRIMARY_FILES[output]).is_file()
+                           else path)
+               for result in results.values() for output, path in result.outputs.items()}
+    return {
+        "task": "forecast", "run_dir": str(run_dir), "gate": report["gate"],
+        "mase": section["model"]["mase"], "mase_seasonal_naive": section["seasonal_naive"]["mase"],
+        "series": section["series"], "season": section["season"], "horizon": section["horizon"],
+        "methods": metadata.get("methods"), "interval_coverage": section["interval_coverage"],
+        "model_sha256": prefix_files(results["train"].outputs["model"])["model.tar.gz"],
         "outputs": outputs,
         "step_seconds": {name: round(r.seconds, 2) for name, r in results.items()},
         "cached_steps": [name for name, r in results.items() if r.cached],

@@ -164,6 +164,7 @@ def test_bound_step_parameters_are_container_arguments_from_pipeline_parameters(
             bound |= {name: {"Get": f"Parameters.{roles[value]}" if value in roles else
                              f"Parameters.{value.split(':')[1].capitalize()}ImageUri"}
                       for name, value in step.bind_account.items()}
+            bound |= {name: str(value) for name, value in step.fixed.items()}
             expected = [t for name, value in sorted(bound.items()) for t in (f"--{name}", value)]
             assert arguments == expected + (["--backend", "sagemaker"] if step.sagemaker_api else [])
 
