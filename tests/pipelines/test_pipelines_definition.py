@@ -322,3 +322,21 @@ def test_image_uris_default_to_the_builds_image_uris_json(compiled):
     assert parameters["TrainImageUri"]["DefaultValue"] == uris["train"]
     assert parameters["ProcessImageUri"]["DefaultValue"] == uris["process"]
     assert validate.problems(definition) == []
+
+
+def test_the_forecast_pipeline_compiles_from_the_same_spec_and_validates(compiled):
+    """The second task's pipeline: the same step scripts, clean told the task, the gate on skill against
+    seasonal naive, every request valid against the service model."""
+    forecast = json.loads(compiled["forecast"])
+    assert validate.problems(forecast) == []
+    steps = steps_by_name(forecast)
+    assert set(steps) == {"clean", "feature", "train", "evaluation", "evaluation-gate", "evaluation-gate-failed"}
+    clean = steps["clean"]["Arguments"]["AppSpecification"]
+    arguments = dict(zip(clean["ContainerArguments"][::2], clean["ContainerArguments"][1::2]))
+    assert clean["ContainerEntrypoint"] == ["python3", "/opt/program/clean.py"] and arguments["--task"] == "forecast"
+    assert arguments["--series_column"] == {"Get": "Parameters.SeriesColumn"}
+    train = steps["train"]["Arguments"]
+    assert sorted(c["ChannelName"] for c in train["InputDataConfig"]) == ["schema", "train", "validation"]
+    gate = steps["evaluation-gate"]["Arguments"]
+    assert gate["Conditions"][0]["RightValue"] == {"Get": "Parameters.GateFloor"}
+    assert parameters_of(forecast)["GateFloor"]["DefaultValue"] == 0.0
