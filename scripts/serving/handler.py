@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import media
+from .batch import BatchOptions, CsvBatch
 from .decode import Decoder
 from .errors import RequestError
 from .scorer import compile_scorer
@@ -37,9 +38,11 @@ def error(status: int, message: str) -> Response:
 
 
 class Handler:
-    def __init__(self, model, max_payload_bytes: int = 6 * 1024 * 1024, scorer=None):
+    def __init__(self, model, max_payload_bytes: int = 6 * 1024 * 1024, scorer=None,
+                 batch: BatchOptions | None = None):
         self.model = model
         self.max_payload_bytes = max_payload_bytes
+        self.batch = batch or BatchOptions()
         self.decoder = Decoder(model.schema)
         self.scorer = scorer or compile_scorer(model)
         labels = (model.schema.negative_label, model.schema.positive_label)
@@ -50,8 +53,16 @@ class Handler:
         return Response(200, b'{"status": "healthy"}', JSON_TYPE)
 
     def execution_parameters(self) -> Response:
-        """Batch transform asks this once: many records per request, up to the payload limit."""
-        params = {"BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": max(1, self.max_payload_bytes // (1024 * 1024))}
+        """Batch Transform asks this once, before the first invocation: the concurrency and payload to use
+        when the job's request names none (the request's own values win).
+
+        No BatchStrategy: its spellings differ (AWS's docs and MMS answer MULTI_RECORD, the API's enum and
+        the SDK's local mode want MultiRecord, and local mode fails the job on the other), every record is
+        one line whichever strategy packed it, and without one both readers fall back to their default
+        (local mode: MultiRecord); the transform step names MultiRecord in the job's request.
+        """
+        params = {"MaxConcurrentTransforms": self.batch.max_concurrent_transforms,
+                  "MaxPayloadInMB": max(1, self.max_payload_bytes // (1024 * 1024))}
         return Response(200, json.dumps(params).encode(), JSON_TYPE)
 
     def invocations(self, content_type: str | None, accept: str | None, body: bytes) -> Response:
@@ -61,6 +72,8 @@ class Handler:
                                         "(SAGEMAKER_MAX_PAYLOAD_IN_MB); split the batch")
             kind, charset, params = media.reader(content_type)
             out_kind, out_type = media.writer(accept)
+            if self.batch.enabled and kind == media.CSV:  # a mini-batch: one output line per input line
+                return Response(200, CsvBatch(self, self.batch).score(body, charset, params, out_kind), out_type)
             batch = self.decoder.decode(kind, body, charset, params)
             proba = self.scorer.predict_proba(batch)
             positive = proba >= self.model.threshold  # the artifact's decision threshold, as Model.label

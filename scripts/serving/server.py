@@ -51,8 +51,8 @@ class _Gate(http.server.ThreadingHTTPServer):
 class _GateHandler(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= 4 * self.server.limit:
-            self.rfile.read(length)  # read the body so the client sees the answer, not a reset
+        while 0 < length <= 4 * self.server.limit:  # drain the body so the client sees the answer, not a reset
+            length -= len(self.rfile.read(min(length, 1 << 16))) or length  # in pieces: a 100 MiB body stays out of memory
         body = json.dumps(self.server.reply).encode()
         self.send_response(503)
         self.send_header("Content-Type", "application/json")
@@ -72,18 +72,24 @@ def load_handler(config: ServingConfig):
     """Everything that must succeed before /ping may say healthy; raises with the reason."""
     from tasks.classifier import artifact
 
+    from .batch import BatchOptions
     from .handler import Handler
 
     model = artifact.load(layout.model_dir())
     model.self_test()
-    handler = Handler(model, config.max_payload_bytes)
-    sample = model.sample_rows().to_csv(index=False).encode()
+    handler = Handler(model, config.max_payload_bytes, batch=BatchOptions(
+        config.batch, config.bad_records, config.max_concurrent_transforms))
+    sample = model.sample_rows()[list(model.schema.features)].to_csv(index=False, header=False).encode()  # headerless, as batch input is
     answer = handler.invocations("text/csv", "application/json", sample)
     if answer.status != 200:
         raise RuntimeError(f"scoring the artifact's sample rows gave {answer.status}: {answer.body[:500]!r}")
     log.info("model %s loaded from %s: %d features, threshold %.4f, %s scorer",
              model.metadata.get("model_sha256", "?")[:12], layout.model_dir(), len(model.schema.features),
              model.threshold, handler.scorer.name)
+    if config.batch:
+        log.info("batch transform: payload up to %d MiB, %d concurrent transforms, %d s per request, "
+                 "bad records: %s", config.payload_mb, config.max_concurrent_transforms, config.timeout,
+                 config.bad_records)
     return handler
 
 
