@@ -31,8 +31,8 @@ from . import lineage
 from .controlplane import ensure_running
 from .cache import StepCache, prefix_files, prefix_sha256
 from .engines import REPO, ProcessEngine
-from .pipeline import (GateFailed, RunConfig, local_account, run_pipeline, smoke_test_endpoint, step_arguments, summarize,
-                       summarize_forecast)
+from .pipeline import (GateFailed, RunConfig, forecast_on_endpoint, local_account, run_pipeline, smoke_test_endpoint,
+                       step_arguments, summarize, summarize_forecast)
 from .runner import LocalSession, StepFailed
 
 PIPELINE = spec.CLASSIFIER
@@ -202,6 +202,8 @@ def run(argv: list[str]) -> int:
         results = run_pipeline(config, session)
         if config.pipeline.task == "forecast":
             summary = summarize_forecast(results, run_dir, started)
+            summary["endpoint_forecasts"] = forecast_on_endpoint(session, results)
+            summary["wall_seconds"] = round(time.perf_counter() - started, 2)
             record.finish("succeeded", model_sha256=summary["model_sha256"])
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
             _point_latest(args.work_dir, run_dir)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from pipeline import evaluation_file, spec
 
 from .cache import prefix_files, prefix_sha256
-from .endpoint import local_endpoint, score_rows
+from .endpoint import invoke, local_endpoint, score_rows
 from .engines import Engine
 from .jobs import Job
 from .runner import LocalSession, StepFailed, StepResult
@@ -156,6 +156,26 @@ def score_on_endpoint(session: LocalSession, results: dict[str, StepResult], row
     for truth, prediction in zip(test.head(rows)[schema.target], predictions):
         print(f"  actual {truth!s:<8} predicted {json.dumps(prediction)}")
     return predictions
+
+
+def forecast_on_endpoint(session: LocalSession, results: dict[str, StepResult], series: int = 3, horizon: int = 3) -> list[dict]:
+    """Serve the forecast model on a throwaway endpoint and ask it for a few series' next points."""
+    from tasks.forecast import channels
+
+    ids = sorted(channels.read_split(results["feature"].outputs["test"])["series"].astype(str).unique())[:series]
+    print(f"--- serve (model.tar.gz on a local endpoint: {len(ids)} series, {horizon} steps)", flush=True)
+    tree = session.run_dir / "jobs" / "serve" / "algo-1"
+    try:
+        with local_endpoint(session.engine, results["train"].outputs["model"] / "model.tar.gz", tree) as url:
+            status, body = invoke(url, json.dumps({"series": ids, "horizon": horizon}).encode(), "application/json")
+    except RuntimeError as error:
+        raise StepFailed("serve", "algo-1", 1, str(error)) from None
+    if status != 200:
+        raise StepFailed("serve", "algo-1", 1, f"the endpoint answered {status}: {body[:500]}")
+    forecasts = json.loads(body)["forecasts"]
+    for row in forecasts:
+        print(f"  {row['series']:<16} {row['timestamp']}  {row['mean']:.1f}  [{row['lower']:.1f}, {row['upper']:.1f}]")
+    return forecasts
 
 
 def read_output_json(results: dict[str, StepResult], step: str, output: str, name: str) -> dict[str, Any] | None:

@@ -39,6 +39,14 @@ def test_us_employment_beats_seasonal_naive_through_the_gate(us_employment_run):
     assert "TEST MASE" in result.stdout
     methods = summary["methods"]
     assert methods["holt_winters"] + methods["seasonal_naive_fallbacks"] == 148
+    # the run ends by asking a local endpoint serving model.tar.gz for three series' next points
+    served = summary["endpoint_forecasts"]
+    assert len(served) == 9 and {row["step"] for row in served} == {1, 2, 3}
+    assert all(row["lower"] <= row["mean"] <= row["upper"] for row in served)
+    # the same numbers evaluation scored: no skew between the evaluated and the served model
+    evaluated = pd.read_parquet(Path(summary["outputs"]["evaluation"]).parent / "forecasts.parquet").set_index(["series", "step"])
+    for row in served:
+        assert row["mean"] == evaluated.loc[(row["series"], row["step"]), "mean"]
 
 
 @pytest.mark.slow

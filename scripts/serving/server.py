@@ -68,6 +68,32 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _task(model_dir) -> str:
+    """The task the artifact's metadata names (classifier artifacts predate the field)."""
+    path = model_dir / "metadata.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("task", "classifier")
+    except (OSError, ValueError):
+        return "classifier"  # the classifier's loader says what is wrong with it
+
+
+def load_forecast_handler(config: ServingConfig):
+    from tasks.forecast import artifact
+
+    from .forecast import ForecastHandler
+
+    model, metadata = artifact.load(layout.model_dir())
+    artifact.self_test(model, metadata)
+    handler = ForecastHandler(model, metadata, config.max_payload_bytes, config.max_concurrent_transforms)
+    sample = json.dumps({"series": metadata.get("sample_series") or model.ids[:1]}).encode()
+    answer = handler.invocations("application/json", "application/json", sample)
+    if answer.status != 200:
+        raise RuntimeError(f"forecasting the artifact's sample series gave {answer.status}: {answer.body[:500]!r}")
+    log.info("forecast model %s loaded from %s: %d series, horizon %d, season %d",
+             metadata.get("model_sha256", "?")[:12], layout.model_dir(), len(model.ids), model.horizon, model.season)
+    return handler
+
+
 def load_handler(config: ServingConfig):
     """Everything that must succeed before /ping may say healthy; raises with the reason."""
     from tasks.classifier import artifact
@@ -75,6 +101,8 @@ def load_handler(config: ServingConfig):
     from .batch import BatchOptions
     from .handler import Handler
 
+    if _task(layout.model_dir()) == "forecast":
+        return load_forecast_handler(config)
     model = artifact.load(layout.model_dir())
     model.self_test()
     handler = Handler(model, config.max_payload_bytes, batch=BatchOptions(
