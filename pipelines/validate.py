@@ -7,7 +7,8 @@ of the type the shape wants: `Parameters.X` must be declared with a fitting type
 then checked in place, so a default instance type is held to the enum), `Steps.S.<path>` must
 exist in S's Describe* output shape (with `['name']` one that S declares), a PropertyFile must be
 declared by its step on one of its outputs. On top, what ParamValidator skips: `enum`, `min`/`max`
-(lengths, counts and values) and `pattern` (anchored at both ends) from the same shape metadata.
+(lengths, counts and values) and `pattern` (Java regular expressions, whole-string) from the same
+shape metadata, by the walk the local control plane shares (localrun.servicemodel).
 
     python -m pipelines validate work/pipelines/classifier.json
 """
@@ -25,6 +26,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator
 
 from common.errors import ConfigError
+from localrun.servicemodel import violations
 
 # step Type -> (request operation, its name member, the Describe operation whose output `Steps.S.*` reads)
 OPERATIONS = {
@@ -261,59 +263,40 @@ def _concrete(value: Any, shape: Shape, ctx: _Context, where: str, unknown: set[
     return value
 
 
-def _pattern_matches(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text, re.DOTALL) is not None
-    except re.error:  # a Java-only construct: leave it to the service
-        return True
+def _where(where: str, path: tuple) -> str:
+    """A place in the request, spelt as `_concrete` spells the places it could not resolve."""
+    for kind, step in path:
+        where = {"member": f"{where}.{step}", "index": f"{where}[{step}]", "key": f"{where} key {step!r}",
+                 "value": f"{where}['{step}']"}[kind]
+    return where
 
 
 def metadata_problems(value: Any, shape: Shape, where: str, unknown: set[str] | frozenset = frozenset()) -> list[str]:
-    """What ParamValidator does not check: enum, min/max (lengths, counts, values) and pattern."""
-    if where in unknown:
-        return []
+    """What ParamValidator does not check: enum, min/max (lengths, counts, values) and pattern, by the
+    walk the local control plane uses too (localrun.servicemodel); a pattern is not reported where
+    the length is already wrong."""
+    found = list(violations(value, shape, skip=lambda path: _where(where, path) in unknown))
+    too_long = {v.path for v in found if v.rule in ("min", "max") and v.unit == "length"}
     problems: list[str] = []
-    meta = shape.metadata
-    if isinstance(shape, StructureShape) and isinstance(value, dict):
-        for key, item in value.items():
-            if key in shape.members:
-                problems += metadata_problems(item, shape.members[key], f"{where}.{key}", unknown)
-        return problems
-    if isinstance(shape, ListShape) and isinstance(value, list):
-        problems += _bounds(len(value), meta, where, "items")
-        for i, item in enumerate(value):
-            problems += metadata_problems(item, shape.member, f"{where}[{i}]", unknown)
-        return problems
-    if isinstance(shape, MapShape) and isinstance(value, dict):
-        problems += _bounds(len(value), meta, where, "entries")
-        for key, item in value.items():
-            problems += metadata_problems(key, shape.key, f"{where} key {key!r}", unknown)
-            problems += metadata_problems(item, shape.value, f"{where}['{key}']", unknown)
-        return problems
-    if isinstance(value, str) and shape.type_name == "string":
-        if shape.enum and value not in shape.enum:
-            near = [e for e in shape.enum if e.split(".")[:2] == value.split(".")[:2]][:6]
-            problems.append(f"{where}: {value!r} is not one of {shape.name}'s {len(shape.enum)} values{f' (such as {near})' if near else ''}")
-        length = _bounds(len(value), meta, where, "characters")
-        problems += length
-        if not length and "pattern" in meta and not _pattern_matches(meta["pattern"], value):
-            problems.append(f"{where}: {_short(value)} does not match {shape.name}'s pattern {meta['pattern']!r}")
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and shape.type_name in ("integer", "long", "float", "double"):
-        problems += _bounds(value, meta, where, "")
+    for violation in found:
+        place, text = _where(where, violation.path), violation.value
+        if violation.rule == "enum":
+            near = [e for e in violation.limit if e.split(".")[:2] == text.split(".")[:2]][:6]
+            problems.append(f"{place}: {text!r} is not one of {violation.shape.name}'s {len(violation.limit)} values"
+                            f"{f' (such as {near})' if near else ''}")
+        elif violation.rule == "pattern":
+            if violation.path not in too_long:
+                problems.append(f"{place}: {_short(text)} does not match {violation.shape.name}'s pattern {violation.limit!r}")
+        else:
+            amount = len(text) if violation.unit != "value" else text
+            unit = {"length": "characters", "items": "items", "entries": "entries", "value": ""}[violation.unit]
+            side = "below the minimum" if violation.rule == "min" else "above the maximum"
+            problems.append(f"{place}: {f'{amount} {unit}'.strip()}, {side} {violation.limit}")
     return problems
 
 
 def _short(text: str) -> str:
     return repr(text if len(text) <= 80 else text[:77] + "...")
-
-
-def _bounds(amount: float, meta: Mapping[str, Any], where: str, unit: str) -> list[str]:
-    what = f"{amount} {unit}".strip()
-    if "min" in meta and amount < meta["min"]:
-        return [f"{where}: {what}, below the minimum {meta['min']}"]
-    if "max" in meta and amount > meta["max"]:
-        return [f"{where}: {what}, above the maximum {meta['max']}"]
-    return []
 
 
 def _check_request(step: Mapping[str, Any], ctx: _Context) -> None:

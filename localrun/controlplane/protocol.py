@@ -2,8 +2,8 @@
 
 A request is `POST /` with `X-Amz-Target: <prefix>.<Operation>` and a JSON body. The body is
 validated against the operation's input shape (types, required members, unknown keys) by
-botocore's ParamValidator, plus the enum, length and range rules of the same model that the
-validator leaves out. Errors go back as AWS sends them: HTTP 400, `{"__type", "message"}`.
+botocore's ParamValidator, plus the enum, length, range and pattern rules of the same model that
+the validator leaves out (localrun.servicemodel, shared with the pipeline-definition check). Errors go back as AWS sends them: HTTP 400, `{"__type", "message"}`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any, Callable
 
 import botocore.session
-from botocore.model import ListShape, MapShape, StructureShape
 from botocore.validate import ParamValidator
+
+from ..servicemodel import Violation, violations
 
 ACCOUNT = "000000000000"
 
@@ -87,50 +88,71 @@ class JsonService:
             return exc.status, exc.body()
 
     def check(self, params: dict, shape) -> None:
-        report = self.validator.validate(params, shape)
-        problems = [report.generate_report()] if report.has_errors() else []
-        problems += constraint_errors(params, shape, "")
-        if problems:
-            raise validation("; ".join(problems))
+        structural = structural_errors(self.validator.validate(params, shape))
+        if structural:  # unknown keys, wrong types, missing members: botocore's own words
+            raise validation("Parameter validation failed:\n" + structural)
+        errors = constraint_errors(params, shape)
+        if errors:
+            raise validation(detected(errors))
 
 
-def constraint_errors(value: Any, shape, path: str) -> list[str]:
-    """The model's enum, min/max length and range rules, which ParamValidator does not check."""
-    errors: list[str] = []
-    meta = shape.metadata
-    if isinstance(shape, StructureShape) and isinstance(value, dict):
-        for key, member in shape.members.items():
-            if key in value:
-                errors += constraint_errors(value[key], member, f"{path}.{key}" if path else key)
-    elif isinstance(shape, ListShape) and isinstance(value, list):
-        errors += _bounds(len(value), meta, path, "number of items")
-        for index, item in enumerate(value):
-            errors += constraint_errors(item, shape.member, f"{path}[{index}]")
-    elif isinstance(shape, MapShape) and isinstance(value, dict):
-        for key, item in value.items():
-            errors += constraint_errors(key, shape.key, f"{path} key")
-            errors += constraint_errors(item, shape.value, f"{path}.{key}")
-    elif isinstance(value, str):
-        if shape.enum and value not in shape.enum:
-            errors.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                          f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        errors += _bounds(len(value), meta, path, "length")
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "min" in meta and value < meta["min"]:
-            errors.append(f"Value {value} at '{path}' failed to satisfy constraint: "
-                          f"Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            errors.append(f"Value {value} at '{path}' failed to satisfy constraint: "
-                          f"Member must have value less than or equal to {meta['max']}")
-    return errors
+def structural_errors(report) -> str:
+    """ParamValidator's report without its `min` checks, which constraint_errors words as AWS does."""
+    kept = [error for error in report._errors if error[0] not in ("invalid range", "invalid length")]
+    if not kept:
+        return ""
+    remaining = type(report)()
+    remaining._errors = kept
+    return remaining.generate_report()
 
 
-def _bounds(size: int, meta: dict, path: str, what: str) -> list[str]:
-    if "min" in meta and size < meta["min"]:
-        return [f"Value at '{path}' failed to satisfy constraint: Member must have {what} greater than or equal to {meta['min']}"]
-    if "max" in meta and size > meta["max"]:
-        return [f"Value at '{path}' failed to satisfy constraint: Member must have {what} less than or equal to {meta['max']}"]
-    return []
+def constraint_errors(value: Any, shape, path: str = "") -> list[str]:
+    """The model's enum, length, range and pattern rules (ParamValidator checks only the minimums), in
+    AWS's words: `Value 'x' at 'productionVariants.1.member.instanceType' failed to satisfy ...`."""
+    return [_aws_message(found, path) for found in violations(value, shape, pattern_subject=local_url_as_s3)]
+
+
+def local_url_as_s3(text: str) -> str:
+    """This control plane reads model data and writes captures on disk: a file:// URL or an absolute
+    path (hosting.local_path) stands where AWS wants an s3:// URL, and is held to the pattern the
+    s3:// URL of the same path must match."""
+    if text.startswith("file:///"):
+        return "s3://local/" + text[len("file:///"):]
+    return "s3://local" + text if text.startswith("/") else text
+
+
+def aws_path(path: tuple, prefix: str = "") -> str:
+    """AWS's spelling of a member path: lower camel case, lists as `.N.member` counted from 1."""
+    parts = [prefix] if prefix else []
+    for kind, step in path:
+        if kind == "member":
+            parts.append(step[:1].lower() + step[1:])
+        elif kind == "index":
+            parts.append(f"{step + 1}.member")
+        elif kind == "value":
+            parts.append(str(step))
+        else:
+            parts.append("key")
+    return ".".join(parts)
+
+
+def _aws_message(found: Violation, prefix: str) -> str:
+    where = aws_path(found.path, prefix)
+    if found.rule == "enum":
+        rule = f"Member must satisfy enum value set: [{', '.join(found.limit)}]"
+    elif found.rule == "pattern":
+        rule = f"Member must satisfy regular expression pattern: {found.limit}"
+    else:
+        measure = "value" if found.unit == "value" else "length"  # AWS says length for counts of items too
+        side = "greater than or equal to" if found.rule == "min" else "less than or equal to"
+        rule = f"Member must have {measure} {side} {found.limit}"
+    value = f"Value '{found.value}' at" if isinstance(found.value, (str, int, float)) else "Value at"
+    return f"{value} '{where}' failed to satisfy constraint: {rule}"
+
+
+def detected(errors: list[str]) -> str:
+    """AWS's ValidationException message for constraint failures."""
+    return f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: " + "; ".join(errors)
 
 
 def encode(answer: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -13,51 +12,16 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from localrun.controlplane.protocol import constraint_errors, structural_errors
+
 REGION = "us-east-1"
 BUCKET = "models"
 
 
 # --- the service model as referee -------------------------------------------------------------------------
-def _limits(shape, value, where: str, errors: list[str]) -> None:
-    """What ParamValidator leaves out: enum, min/max lengths and counts, and the patterns Python can read."""
-    meta = shape.metadata
-    if shape.type_name == "string":
-        if "enum" in meta and value not in meta["enum"]:
-            errors.append(f"{where}: {value!r} not in {meta['enum']}")
-        if len(value) > meta.get("max", 1 << 30) or len(value) < meta.get("min", 0):
-            errors.append(f"{where}: length {len(value)} outside [{meta.get('min', 0)}, {meta.get('max')}]")
-        pattern = meta.get("pattern")
-        # \p{..} classes are Java's; file:// URLs are the local backend's (AWS wants s3:// there)
-        if pattern and "\\p{" not in pattern and not value.startswith("file://"):
-            try:
-                compiled = re.compile(pattern)
-            except re.error:  # Java-only syntax (surrogate ranges): ParamValidator's type check stands
-                compiled = None
-            if compiled is not None and not compiled.fullmatch(value):
-                errors.append(f"{where}: {value!r} does not match {pattern}")
-        elif pattern and "\\p{" in pattern and shape.name in ("CustomerMetadataValue", "CustomerMetadataKey"):
-            if not re.fullmatch(r"[\w .:/=+\-@]*", value):
-                errors.append(f"{where}: {value!r} has characters the metadata pattern refuses")
-    elif shape.type_name in ("integer", "long", "double", "float"):
-        if value < meta.get("min", float("-inf")) or value > meta.get("max", float("inf")):
-            errors.append(f"{where}: {value} outside [{meta.get('min')}, {meta.get('max')}]")
-    elif shape.type_name == "structure":
-        for name, member in shape.members.items():
-            if name in value:
-                _limits(member, value[name], f"{where}.{name}", errors)
-    elif shape.type_name == "list":
-        if len(value) > meta.get("max", 1 << 30) or len(value) < meta.get("min", 0):
-            errors.append(f"{where}: {len(value)} items outside [{meta.get('min', 0)}, {meta.get('max')}]")
-        for i, item in enumerate(value):
-            _limits(shape.member, item, f"{where}[{i}]", errors)
-    elif shape.type_name == "map":
-        if len(value) > meta.get("max", 1 << 30) or len(value) < meta.get("min", 0):
-            errors.append(f"{where}: {len(value)} entries outside [{meta.get('min', 0)}, {meta.get('max')}]")
-        for key, item in value.items():
-            _limits(shape.key, key, f"{where} key", errors)
-            _limits(shape.value, item, f"{where}[{key}]", errors)
-
-
+# The local control plane's own check: ParamValidator (types, required and unknown members), then the
+# model's enum, length, range and pattern rules (Java patterns read as Java reads them); a file:// URL
+# (the local backend's) passes a pattern where the s3:// URL of the same path would.
 @functools.lru_cache(maxsize=None)
 def service_model(service: str):
     """Parsed once: the SageMaker model is megabytes of JSON, and every recorded request is checked."""
@@ -67,10 +31,9 @@ def service_model(service: str):
 def validation_errors(service: str, operation: str, params: dict) -> list[str]:
     model = service_model(service)
     shape = model.operation_model(operation).input_shape
-    report = ParamValidator().validate(params, shape)
-    errors = [report.generate_report()] if report.has_errors() else []
-    _limits(shape, params, operation, errors)
-    return errors
+    structural = structural_errors(ParamValidator().validate(params, shape))
+    return [f"{operation}: {structural}"] * bool(structural) + [
+        f"{operation}: {error}" for error in constraint_errors(params, shape)]
 
 
 @pytest.fixture
