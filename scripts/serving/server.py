@@ -68,13 +68,12 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _task(model_dir) -> str:
-    """The task the artifact's metadata names (classifier artifacts predate the field)."""
-    path = model_dir / "metadata.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("task", "classifier")
-    except (OSError, ValueError):
-        return "classifier"  # the classifier's loader says what is wrong with it
+def _is_forecast(model_dir) -> bool:
+    """A forecast artifact (model.npz; its loader checks that metadata.json names the task). Decided without
+    reading metadata.json, which the task's own loader reads once (it may be a pipe, as a test makes it)."""
+    from tasks.forecast.artifact import MODEL_FILE
+
+    return (model_dir / MODEL_FILE).is_file()
 
 
 def load_forecast_handler(config: ServingConfig):
@@ -101,7 +100,7 @@ def load_handler(config: ServingConfig):
     from .batch import BatchOptions
     from .handler import Handler
 
-    if _task(layout.model_dir()) == "forecast":
+    if _is_forecast(layout.model_dir()):
         return load_forecast_handler(config)
     model = artifact.load(layout.model_dir())
     model.self_test()
