@@ -1,6 +1,7 @@
 """`python -m localrun`: a pipeline of the spec, run locally as SageMaker runs it.
 
     python -m localrun [--data FILE --target COL --positive-label L] [-p key=value] [--from STEP] [--no-cache]
+    python -m localrun --task forecast [--data FILE --series COL --time COL --value COL] [--horizon N]
 
 After the gate, register and deploy talk to the local control plane (started on first use, state
 under WORK_DIR/controlplane): the run prints the gate's decision and the endpoint's URL, and the
@@ -30,12 +31,14 @@ from . import lineage
 from .controlplane import ensure_running
 from .cache import StepCache, prefix_files, prefix_sha256
 from .engines import REPO, ProcessEngine
-from .pipeline import GateFailed, RunConfig, local_account, run_pipeline, smoke_test_endpoint, step_arguments, summarize
+from .pipeline import (GateFailed, RunConfig, forecast_on_endpoint, local_account, run_pipeline, smoke_test_endpoint,
+                       step_arguments, summarize, summarize_forecast)
 from .runner import LocalSession, StepFailed
 
 PIPELINE = spec.CLASSIFIER
 LOCAL_IMAGES = {spec.TRAIN_IMAGE: "sagemaker-steps-train:latest", spec.PROCESS_IMAGE: "sagemaker-steps-process:latest"}
 DEFAULT_DATA = (REPO / PIPELINE.parameter("InputData").default).resolve()
+FORECAST_DATA = (REPO / spec.FORECAST.parameter("InputData").default).resolve()
 
 
 def _pairs(items: list[str], what: str, parser: argparse.ArgumentParser) -> dict[str, object]:
@@ -55,7 +58,13 @@ def _literal(text: str):
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser = argparse.ArgumentParser(prog="python -m localrun", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CSV/Parquet file or folder (default: lending_club)")
+    parser.add_argument("--task", choices=spec.TASKS, default="classifier", help="the pipeline of this task")
+    parser.add_argument("--data", type=Path, default=None, help="CSV/Parquet file or folder (default: lending_club; "
+                        "forecast: us_employment)")
+    parser.add_argument("--series", help="forecast: the series id column (default for us_employment: Series_ID)")
+    parser.add_argument("--time", help="forecast: the timestamp column (us_employment: Month)")
+    parser.add_argument("--value", help="forecast: the value column (us_employment: Employed)")
+    parser.add_argument("--horizon", type=int, help="forecast: points to forecast (default 24)")
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
     parser.add_argument("--positive-label", help="positive target value (default for lending_club: bad)")
     parser.add_argument("--id-columns", default=None, help="comma-separated id columns to drop (lending_club: rownames)")
@@ -73,7 +82,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     args = parser.parse_args(argv)
     args.work_dir = args.work_dir.resolve()
     args.state_dir = args.work_dir / "controlplane"
-    data = args.data.resolve()
+    if args.task == "forecast":
+        return args, _forecast_config(args, parser)
+    data = (args.data or DEFAULT_DATA).resolve()
     if not data.exists():
         parser.error(f"--data {args.data}: no such file or folder")
     parameters = _pairs(args.param, "--param", parser)
@@ -106,6 +117,41 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     except KeyError as error:
         parser.error(error.args[0])
     return args, config
+
+
+def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunConfig:
+    """The forecast pipeline's run: us_employment by default, any long-format file with its columns named."""
+    pipeline = spec.FORECAST
+    data = (args.data or FORECAST_DATA).resolve()
+    if not data.exists():
+        parser.error(f"--data {args.data}: no such file or folder")
+    parameters = _pairs(args.param, "--param", parser)
+    if data != FORECAST_DATA and not ((args.time or "TimeColumn" in parameters) and (args.value or "ValueColumn" in parameters)):
+        parser.error("--time and --value (and --series, unless the file is one series) are required for data other "
+                     "than the default dataset")
+    if data != FORECAST_DATA:
+        parameters.setdefault("SeriesColumn", args.series or "")
+    for name, value in (("InputData", str(data)), ("SeriesColumn", args.series), ("TimeColumn", args.time),
+                        ("ValueColumn", args.value), ("Horizon", args.horizon)):
+        if value is not None:
+            parameters[name] = value
+    arguments: dict[str, dict] = {}
+    for key, value in _pairs(args.set, "--set", parser).items():
+        step, _, name = key.partition(".")
+        arguments.setdefault(step, {})[name] = value
+    arguments.setdefault("train", {}).update(_pairs(args.hyperparameter, "--hyperparameter", parser))
+    try:
+        config = RunConfig(
+            pipeline, parameters={k: str(v) if pipeline.parameter(k).type is str else v for k, v in parameters.items()},
+            arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
+            rerun_from=args.rerun_from, use_cache=not args.no_cache,
+        )
+        values = config.values()
+        for step in pipeline.steps:
+            step_arguments(step, values, arguments.get(step.name, {}))
+    except KeyError as error:
+        parser.error(error.args[0])
+    return config
 
 
 def _engine(name: str, work_dir: Path):
@@ -154,6 +200,15 @@ def run(argv: list[str]) -> int:
     started = time.perf_counter()
     try:
         results = run_pipeline(config, session)
+        if config.pipeline.task == "forecast":
+            summary = summarize_forecast(results, run_dir, started)
+            summary["endpoint_forecasts"] = forecast_on_endpoint(session, results)
+            summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+            record.finish("succeeded", model_sha256=summary["model_sha256"])
+            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+            _point_latest(args.work_dir, run_dir)
+            print_forecast(summary)
+            return 0
         summary = summarize(results, run_dir, started)
         deployment = summary["deployment"]
         if deployment and deployment.get("url"):
@@ -184,6 +239,18 @@ def run(argv: list[str]) -> int:
               + "".join(f"\n  {v['feature_name']}: {v['constraint_check_type']}: {v['description']}" for v in violations[:5]))
     print_decision(summary, args.state_dir)
     return 0
+
+
+def print_forecast(summary: dict) -> None:
+    print("\n=== local pipeline finished (forecast) ===")
+    for name, path in summary["outputs"].items():
+        print(f"  {name:<12} {path}")
+    cached = f", cached: {', '.join(summary['cached_steps'])}" if summary["cached_steps"] else ""
+    print(f"  steps (s)    {json.dumps(summary['step_seconds'])}{cached}")
+    print(f"{summary['series']} series, season {summary['season']}, horizon {summary['horizon']}, methods {summary['methods']}")
+    print(f"model sha256 {summary['model_sha256']}")
+    print(f"TEST MASE {summary['mase']} against seasonal naive's {summary['mase_seasonal_naive']}: skill "
+          f"{summary['gate']['value']} (wall time {summary['wall_seconds']:.1f} s, run {summary['run_dir']})")
 
 
 def print_decision(summary: dict, state_dir: Path) -> None:

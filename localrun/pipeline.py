@@ -21,7 +21,7 @@ from typing import Any, Callable
 from pipeline import evaluation_file, spec
 
 from .cache import prefix_files, prefix_sha256
-from .endpoint import local_endpoint, score_rows
+from .endpoint import invoke, local_endpoint, score_rows
 from .engines import Engine
 from .jobs import Job
 from .runner import LocalSession, StepFailed, StepResult
@@ -68,7 +68,7 @@ def step_arguments(step: spec.Step, values: dict[str, Any], extra: dict[str, Any
     unknown = sorted(set(extra) - set(step.params))
     if unknown:
         raise KeyError(f"step '{step.name}' has no parameter(s) {unknown}; it declares {sorted(step.params)}")
-    bound = {param: values[parameter] for param, parameter in step.bind.items()}
+    bound = {**step.fixed, **{param: values[parameter] for param, parameter in step.bind.items()}}
     for param, value in step.bind_account.items():
         if account and value in account:
             bound[param] = account[value]
@@ -158,6 +158,26 @@ def score_on_endpoint(session: LocalSession, results: dict[str, StepResult], row
     return predictions
 
 
+def forecast_on_endpoint(session: LocalSession, results: dict[str, StepResult], series: int = 3, horizon: int = 3) -> list[dict]:
+    """Serve the forecast model on a throwaway endpoint and ask it for a few series' next points."""
+    from tasks.forecast import channels
+
+    ids = sorted(channels.read_split(results["feature"].outputs["test"])["series"].astype(str).unique())[:series]
+    print(f"--- serve (model.tar.gz on a local endpoint: {len(ids)} series, {horizon} steps)", flush=True)
+    tree = session.run_dir / "jobs" / "serve" / "algo-1"
+    try:
+        with local_endpoint(session.engine, results["train"].outputs["model"] / "model.tar.gz", tree) as url:
+            status, body = invoke(url, json.dumps({"series": ids, "horizon": horizon}).encode(), "application/json")
+    except RuntimeError as error:
+        raise StepFailed("serve", "algo-1", 1, str(error)) from None
+    if status != 200:
+        raise StepFailed("serve", "algo-1", 1, f"the endpoint answered {status}: {body[:500]}")
+    forecasts = json.loads(body)["forecasts"]
+    for row in forecasts:
+        print(f"  {row['series']:<16} {row['timestamp']}  {row['mean']:.1f}  [{row['lower']:.1f}, {row['upper']:.1f}]")
+    return forecasts
+
+
 def read_output_json(results: dict[str, StepResult], step: str, output: str, name: str) -> dict[str, Any] | None:
     """A JSON file a step wrote (decision.json, deployment.json); None when the step did not run."""
     if step not in results:
@@ -226,6 +246,27 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
         "registration": read_output_json(results, "register", "registration", spec.DECISION_FILE),
         "deployment": read_output_json(results, "deploy", "deployment", spec.DEPLOYMENT_FILE),
         "drift_violations": None if drift is None else drift["violations"],
+        "outputs": outputs,
+        "step_seconds": {name: round(r.seconds, 2) for name, r in results.items()},
+        "cached_steps": [name for name, r in results.items() if r.cached],
+        "wall_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def summarize_forecast(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:
+    """The forecast run in figures: MASE beside seasonal naive, the gate, what was fitted, where outputs are."""
+    report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
+    metadata = read_model_metadata(results["train"].outputs["model"])
+    section = report["forecast"]
+    outputs = {output: str(path / PRIMARY_FILES[output] if output in PRIMARY_FILES and (path / PRIMARY_FILES[output]).is_file()
+                           else path)
+               for result in results.values() for output, path in result.outputs.items()}
+    return {
+        "task": "forecast", "run_dir": str(run_dir), "gate": report["gate"],
+        "mase": section["model"]["mase"], "mase_seasonal_naive": section["seasonal_naive"]["mase"],
+        "series": section["series"], "season": section["season"], "horizon": section["horizon"],
+        "methods": metadata.get("methods"), "interval_coverage": section["interval_coverage"],
+        "model_sha256": prefix_files(results["train"].outputs["model"])["model.tar.gz"],
         "outputs": outputs,
         "step_seconds": {name: round(r.seconds, 2) for name, r in results.items()},
         "cached_steps": [name for name, r in results.items() if r.cached],

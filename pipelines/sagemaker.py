@@ -173,12 +173,13 @@ class _Compiler:
             raise ConfigError(f"step '{step.name}': required parameter(s) {unbound} are bound to no pipeline parameter")
         bound = {name: self.parameters[parameter] for name, parameter in step.bind.items()}
         bound.update({name: self._account(value) for name, value in step.bind_account.items()})
+        bound.update({name: str(value) for name, value in step.fixed.items()})
         return dict(sorted(bound.items()))
 
     @staticmethod
     def _argument(value: Any) -> Any:
         """ContainerArguments are strings: a number or boolean parameter goes in through Std:Join."""
-        return value if isinstance(value, ParameterString) else Join(on="", values=[value])
+        return value if isinstance(value, (ParameterString, str)) else Join(on="", values=[value])
 
     def _source(self, item: spec.Input):
         """The S3 URI an input reads: a pipeline parameter, or another step's output property."""

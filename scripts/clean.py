@@ -3,25 +3,24 @@
 
 Input `raw` (every CSV/Parquet file below it; with several instances each cleans its own share of
 the files, whether SageMaker sharded them (ShardedByS3Key) or gave every instance all of them).
-Output `cleaned` (tasks.classifier.channels): one set of files per instance.
+Output `cleaned`: one set of files per instance. The task is named here (`--task`, the pipeline's
+own) and written into the schema, where every later step reads it:
+- classifier: rows with a target (tasks.classifier.channels);
+- forecast: long series (id, timestamp, value) on a regular grid per series (tasks.forecast.channels).
 """
 
 from common.storage import read_tables
 from contract import processing_job, run_processing
-from pipeline.spec import CLASSIFIER
+from pipeline.spec import BY_TASK, CLASSIFIER, FORECAST, TASKS
 from tasks.classifier import channels, cleaning, schema
+from tasks.forecast import channels as forecast_channels, cleaning as forecast_cleaning
 
 STEP = CLASSIFIER.step("clean")
+FORECAST_STEP = FORECAST.step("clean")
 
 
-def main() -> None:
-    job = processing_job()
+def classifier(job, files) -> None:
     params = job.params(STEP.params)
-    (raw,) = STEP.inputs
-    files = job.input_files(raw.name)
-    if not files:  # more instances than files: this one has no share
-        print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")
-        return
     rows = read_tables(files, params["bad_rows"])
     cleaned, report = cleaning.clean(
         rows, params["target"], numeric=set(params["numeric_columns"]), categorical=set(params["categorical_columns"])
@@ -33,6 +32,39 @@ def main() -> None:
     (out,) = STEP.outputs
     channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}")
+
+
+def forecast(job, files) -> None:
+    params = job.params(FORECAST_STEP.params)
+    rows = read_tables(files, params["bad_rows"])
+    horizon = params["horizon"]
+    long, report = forecast_cleaning.clean(
+        rows, series=params["series_column"] or None, time=params["time_column"], value=params["value_column"],
+        freq=params["frequency"] or None, max_gap=params["max_gap"],
+        # room for a test and a validation window and some history; shorter series are dropped and reported
+        min_length=forecast_cleaning.min_length_for(horizon, 1),
+    )
+    (out,) = FORECAST_STEP.outputs
+    forecast_channels.write_cleaned(job.output(out.name), job.hosts.current, long,
+                                    {"columns": report["columns"], "freq": report["freq"]}, report)
+    totals = report["totals"]
+    print(f"clean: {totals['series_in']} series in, {totals['series_kept']} kept, dropped {totals['dropped_by_reason']}, "
+          f"{totals['points_filled']} points filled, frequency {report['freq']}")
+
+
+def main() -> None:
+    job = processing_job()
+    task = job.arguments.get("task", "classifier")
+    if task not in TASKS:
+        from contract import ConfigError
+
+        raise ConfigError(f"argument '--task': '{task}' is not one of {list(TASKS)}")
+    (raw,) = BY_TASK[task].step("clean").inputs
+    files = job.input_files(raw.name)
+    if not files:  # more instances than files: this one has no share
+        print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")
+        return
+    {"classifier": classifier, "forecast": forecast}[task](job, files)
 
 
 if __name__ == "__main__":

@@ -4,30 +4,60 @@ and evaluation_report.html (for people: one self-contained file, plots as inline
 
 Inputs `model` (the training job's model.tar.gz) and `test` (raw rows). Output `evaluation`:
 evaluation.json (pipeline.evaluation_file), gated on by the pipeline's ConditionStep, and the report.
+A forecast model (its metadata names the task): MASE, sMAPE and RMSE per series and overall beside
+seasonal naive, `regression_metrics`, the gate as skill against seasonal naive, forecasts.parquet
+(with intervals, beside the actuals) and per_series.csv.
 """
 
+import json
 import tempfile
 from pathlib import Path
 
 from common.errors import DataError
-from common.storage import write_bytes
+from common.storage import write_bytes, write_table
 from contract import log_metric, modeltar, processing_job, run_processing
 from pipeline import evaluation_file
-from pipeline.spec import CLASSIFIER, EVALUATION_REPORT
+from pipeline.spec import CLASSIFIER, EVALUATION_REPORT, FORECAST
 from reporting import classifier as classifier_report
 from tasks.classifier import artifact, channels
 from tasks.classifier.evaluation import binary_classification_report, permutation_importances
+from tasks.forecast import artifact as forecast_artifact, channels as forecast_channels
+from tasks.forecast import evaluation as forecast_evaluation
 
 STEP = CLASSIFIER.step("evaluation")
+FORECAST_STEP = FORECAST.step("evaluation")
+
+
+def forecast(job, model_dir: Path) -> None:
+    params = job.params(FORECAST_STEP.params)
+    model, _ = forecast_artifact.load(model_dir)
+    test = forecast_channels.read_split(job.input(FORECAST_STEP.input("test").name))
+    report, forecasts, per_series = forecast_evaluation.evaluate(model, test, seed=params["seed"])
+    out = job.output(FORECAST_STEP.output("evaluation").name)
+    write_table(forecasts, out / "forecasts.parquet")
+    per_series.to_csv(out / "per_series.csv", index=False)
+    evaluation_file.write(out, report)
+    section = report["forecast"]
+    log_metric("test:mase", section["model"]["mase"] if isinstance(section["model"]["mase"], float) else float("nan"))
+    print(f"evaluation: {section['series']} series, MASE {section['model']['mase']} against seasonal naive's "
+          f"{section['seasonal_naive']['mase']} (skill {report['gate']['value']})")
+
+
+def task_of(model_dir: Path) -> str:
+    metadata = model_dir / "metadata.json"
+    return json.loads(metadata.read_text(encoding="utf-8")).get("task", "classifier") if metadata.is_file() else "classifier"
 
 
 def main() -> None:
     job = processing_job()
     params = job.params(STEP.params)
     archive = modeltar.find_model_archive(job.input(STEP.input("model").name))
-    test = channels.read_split(job.input(STEP.input("test").name))
     with tempfile.TemporaryDirectory() as tmp:
-        model = artifact.load(modeltar.extract(archive, Path(tmp)))
+        model_dir = modeltar.extract(archive, Path(tmp))
+        if task_of(model_dir) == "forecast":
+            return forecast(job, model_dir)
+        model = artifact.load(model_dir)
+    test = channels.read_split(job.input(STEP.input("test").name))
     schema = model.schema
     if schema.target not in test.columns:
         raise DataError(f"input 'test' has no target column '{schema.target}'; columns are {list(test.columns)}")

@@ -5,23 +5,40 @@ Input `cleaned` (from clean.py). Outputs `train`, `validation`, `test` (raw rows
 `preprocessor` (fitted on train only), formats owned by tasks.classifier.channels, and `baseline`
 (Model Monitor's statistics.json and constraints.json of the training split's features). Runs on one
 instance: a split needs all the rows, so other instances do nothing.
+Forecast data (the task clean wrote into the schema): per series, the last `horizon` points are
+`test`, the `horizon` before them `validation`, the rest `train`; output `schema` carries the task on.
 """
 
 from common.storage import write_json
 from contract import processing_job, run_processing
 from monitoring import baseline
-from pipeline.spec import CLASSIFIER, SPLITS
+from pipeline.spec import CLASSIFIER, FORECAST, SPLITS
 from tasks.classifier import channels, features
+from tasks.forecast import channels as forecast_channels, split as forecast_split
 
 STEP = CLASSIFIER.step("feature")
+FORECAST_STEP = FORECAST.step("feature")
+
+
+def forecast(job) -> None:
+    params = job.params(FORECAST_STEP.params)
+    long, schema = forecast_channels.read_cleaned(job.input(FORECAST_STEP.input("cleaned").name))
+    parts = forecast_split.split(long, params["horizon"])
+    for name, part in zip(SPLITS, parts):
+        forecast_channels.write_split(job.output(FORECAST_STEP.output(name).name), name, part)
+    forecast_channels.write_schema(job.output(FORECAST_STEP.output("schema").name), {
+        **schema, "horizon": params["horizon"], "series": int(long["series"].nunique())})
+    print(f"feature: {long['series'].nunique()} series; " + ", ".join(f"{n} {len(p)} points" for n, p in zip(SPLITS, parts)))
 
 
 def main() -> None:
     job = processing_job()
-    params = job.params(STEP.params)
     if not job.hosts.is_leader:
         print(f"feature: {job.hosts.current} is not the leader; the split runs on one instance")
         return
+    if forecast_channels.task_of(job.input(STEP.input("cleaned").name)) == "forecast":
+        return forecast(job)
+    params = job.params(STEP.params)
     source = job.input(STEP.input("cleaned").name)
     schema = channels.read_cleaned_schema(source)
     rows = channels.read_cleaned_rows(source)

@@ -83,6 +83,7 @@ class Step:
     # step parameter -> an account value the compiler declares ("role": the execution role ARN,
     # "image:<role>": that image's URI); locally the runner gives its own
     bind_account: Mapping[str, str] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # step parameter -> a value always given (clean's task)
     instance_count: int = 1
     cacheable: bool = True  # steps with side effects (registry, endpoints) never are
     on_gate_pass: bool = False  # runs only when the pipeline's gate passes
@@ -183,6 +184,9 @@ def _check(pipeline: Pipeline) -> None:
                     value in (ACCOUNT_ROLE, ACCOUNT_MODEL_ROLE) or value.startswith(ACCOUNT_IMAGE)):
                 raise ValueError(f"step '{step.name}' binds '{param}' to account value '{value}': an undeclared or already "
                                  f"bound parameter, or not '{ACCOUNT_ROLE}' / '{ACCOUNT_MODEL_ROLE}' / '{ACCOUNT_IMAGE}<role>'")
+        for param in step.fixed:
+            if param not in step.params or param in step.bind or param in step.bind_account:
+                raise ValueError(f"step '{step.name}' fixes '{param}': an undeclared or already bound parameter")
         if step.sagemaker_api and not {"backend", "endpoint_url"} <= set(step.params):
             raise ValueError(f"step '{step.name}' calls the SageMaker API but declares no 'backend' and 'endpoint_url'")
         seen[step.name] = step
@@ -204,7 +208,10 @@ DEPLOYMENT_FILE = "deployment.json"  # deploy's output: the endpoint, what it se
 GATE_JSON_PATH = "gate.value"  # task-neutral: evaluation.json's gate section (pipeline.evaluation_file)
 SPLITS = ("train", "validation", "test")
 
+TASKS = ("classifier", "forecast")  # named where the data enters (clean's `task`), then read from the inputs
+
 CLEAN_PARAMS = {
+    "task": Param(str, "classifier", "what the data is for", choices=TASKS),
     "target": Param(str, help="the target column"),
     "positive_label": Param(str, help="the target value that means positive (1)"),
     "id_columns": Param(list, [], help="columns to drop (row ids), comma-separated"),
@@ -301,6 +308,7 @@ CLASSIFIER = Pipeline(
             outputs=(Output("cleaned", ("cleaned-<host>.parquet", "schema-<host>.json", "report-<host>.json")),),
             params=CLEAN_PARAMS,
             bind={"target": "Target", "positive_label": "PositiveLabel", "id_columns": "IdColumns"},
+            fixed={"task": "classifier"},
         ),
         ProcessingStep(
             "feature", "feature.py", PROCESS_IMAGE,
@@ -367,7 +375,80 @@ CLASSIFIER = Pipeline(
     ),
 )
 
-PIPELINES = {p.name: p for p in (CLASSIFIER,)}
+# ---- the forecast pipeline: clean -> feature (time split) -> train (one model per series) -> evaluation -> gate
+
+FORECAST_SCHEMA_FILE = "schema.json"
+FORECAST_CLEAN_PARAMS = {
+    "task": Param(str, "forecast", "what the data is for", choices=TASKS),
+    "series_column": Param(str, "", "the series id column; empty: the data is one series"),
+    "time_column": Param(str, help="the timestamp column"),
+    "value_column": Param(str, help="the value column"),
+    "frequency": Param(str, "", "pandas frequency of the grid (h, D, MS, ...); empty: inferred"),
+    "max_gap": Param(int, 3, "gaps of at most this many points are interpolated; longer ones stay missing", minimum=0),
+    "horizon": Param(int, 24, "points to forecast: series need room for a test and a validation window", minimum=1),
+    "bad_rows": Param(str, "refuse", "CSV rows with a wrong field count: refuse, or drop and count", choices=("refuse", "drop")),
+}
+FORECAST_FEATURE_PARAMS = {"horizon": Param(int, 24, "the test and validation windows, in points", minimum=1)}
+FORECAST_TRAIN_PARAMS = {
+    "season": Param(int, 0, "seasonal period in points; 0: chosen from the frequency and the data", minimum=0),
+    "workers": Param(int, 0, "processes fitting batches of series; 0: every core of the host", minimum=0),
+    "batch_size": Param(int, 500, "series per batch (and per checkpoint)", minimum=1),
+}
+
+FORECAST = Pipeline(
+    name="forecast",
+    task="forecast",
+    parameters=(
+        Parameter("InputData", str, "data/us_employment.csv", "long-format CSV/Parquet file or folder (S3 prefix)"),
+        Parameter("SeriesColumn", str, "Series_ID", "the series id column"),
+        Parameter("TimeColumn", str, "Month", "the timestamp column"),
+        Parameter("ValueColumn", str, "Employed", "the value column"),
+        Parameter("Horizon", int, 24, "points to forecast"),
+        Parameter("GateFloor", float, 0.0, "the gate: skill against seasonal naive (1 - MASE / MASE of seasonal "
+                  "naive) must reach this; 0: at least as good as seasonal naive"),
+    ),
+    steps=(
+        ProcessingStep(
+            "clean", "clean.py", PROCESS_IMAGE,
+            inputs=(Input("raw", FromParameter("InputData"), SHARDED_BY_S3_KEY),),
+            outputs=(Output("cleaned", ("cleaned-<host>.parquet", "schema-<host>.json", "report-<host>.json")),),
+            params=FORECAST_CLEAN_PARAMS,
+            bind={"series_column": "SeriesColumn", "time_column": "TimeColumn", "value_column": "ValueColumn",
+                  "horizon": "Horizon"},
+            fixed={"task": "forecast"},
+        ),
+        ProcessingStep(
+            "feature", "feature.py", PROCESS_IMAGE,
+            inputs=(Input("cleaned", FromStep("clean", "cleaned")),),
+            outputs=(*(Output(s, (f"{s}.parquet",)) for s in SPLITS), Output("schema", (FORECAST_SCHEMA_FILE,))),
+            params=FORECAST_FEATURE_PARAMS,
+            bind={"horizon": "Horizon"},
+        ),
+        TrainingStep(
+            "train", "train.py", TRAIN_IMAGE,
+            inputs=(
+                Input("train", FromStep("feature", "train")),
+                Input("validation", FromStep("feature", "validation")),
+                Input("schema", FromStep("feature", "schema")),
+            ),
+            params=FORECAST_TRAIN_PARAMS,
+            metrics=("train:series_done",),
+        ),
+        ProcessingStep(
+            "evaluation", "evaluation.py", PROCESS_IMAGE,
+            inputs=(Input("model", FromStep("train", "model")), Input("test", FromStep("feature", "test"))),
+            outputs=(Output("evaluation", (EVALUATION_FILE, "forecasts.parquet", "per_series.csv")),),
+            params=EVALUATION_PARAMS,
+        ),
+    ),
+    gate=Gate(
+        "evaluation", "evaluation", EVALUATION_FILE, GATE_JSON_PATH, "GateFloor",
+        fail_message="the forecasts' skill against seasonal naive is below GateFloor",
+    ),
+)
+
+PIPELINES = {p.name: p for p in (CLASSIFIER, FORECAST)}
+BY_TASK = {p.task: p for p in PIPELINES.values()}
 
 
 def pipeline(name: str) -> Pipeline:

@@ -68,6 +68,31 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _is_forecast(model_dir) -> bool:
+    """A forecast artifact (model.npz; its loader checks that metadata.json names the task). Decided without
+    reading metadata.json, which the task's own loader reads once (it may be a pipe, as a test makes it)."""
+    from tasks.forecast.artifact import MODEL_FILE
+
+    return (model_dir / MODEL_FILE).is_file()
+
+
+def load_forecast_handler(config: ServingConfig):
+    from tasks.forecast import artifact
+
+    from .forecast import ForecastHandler
+
+    model, metadata = artifact.load(layout.model_dir())
+    artifact.self_test(model, metadata)
+    handler = ForecastHandler(model, metadata, config.max_payload_bytes, config.max_concurrent_transforms)
+    sample = json.dumps({"series": metadata.get("sample_series") or model.ids[:1]}).encode()
+    answer = handler.invocations("application/json", "application/json", sample)
+    if answer.status != 200:
+        raise RuntimeError(f"forecasting the artifact's sample series gave {answer.status}: {answer.body[:500]!r}")
+    log.info("forecast model %s loaded from %s: %d series, horizon %d, season %d",
+             metadata.get("model_sha256", "?")[:12], layout.model_dir(), len(model.ids), model.horizon, model.season)
+    return handler
+
+
 def load_handler(config: ServingConfig):
     """Everything that must succeed before /ping may say healthy; raises with the reason."""
     from tasks.classifier import artifact
@@ -75,6 +100,8 @@ def load_handler(config: ServingConfig):
     from .batch import BatchOptions
     from .handler import Handler
 
+    if _is_forecast(layout.model_dir()):
+        return load_forecast_handler(config)
     model = artifact.load(layout.model_dir())
     model.self_test()
     handler = Handler(model, config.max_payload_bytes, batch=BatchOptions(

@@ -164,6 +164,7 @@ def test_bound_step_parameters_are_container_arguments_from_pipeline_parameters(
             bound |= {name: {"Get": f"Parameters.{roles[value]}" if value in roles else
                              f"Parameters.{value.split(':')[1].capitalize()}ImageUri"}
                       for name, value in step.bind_account.items()}
+            bound |= {name: str(value) for name, value in step.fixed.items()}
             expected = [t for name, value in sorted(bound.items()) for t in (f"--{name}", value)]
             assert arguments == expected + (["--backend", "sagemaker"] if step.sagemaker_api else [])
 
@@ -321,3 +322,21 @@ def test_image_uris_default_to_the_builds_image_uris_json(compiled):
     assert parameters["TrainImageUri"]["DefaultValue"] == uris["train"]
     assert parameters["ProcessImageUri"]["DefaultValue"] == uris["process"]
     assert validate.problems(definition) == []
+
+
+def test_the_forecast_pipeline_compiles_from_the_same_spec_and_validates(compiled):
+    """The second task's pipeline: the same step scripts, clean told the task, the gate on skill against
+    seasonal naive, every request valid against the service model."""
+    forecast = json.loads(compiled["forecast"])
+    assert validate.problems(forecast) == []
+    steps = steps_by_name(forecast)
+    assert set(steps) == {"clean", "feature", "train", "evaluation", "evaluation-gate", "evaluation-gate-failed"}
+    clean = steps["clean"]["Arguments"]["AppSpecification"]
+    arguments = dict(zip(clean["ContainerArguments"][::2], clean["ContainerArguments"][1::2]))
+    assert clean["ContainerEntrypoint"] == ["python3", "/opt/program/clean.py"] and arguments["--task"] == "forecast"
+    assert arguments["--series_column"] == {"Get": "Parameters.SeriesColumn"}
+    train = steps["train"]["Arguments"]
+    assert sorted(c["ChannelName"] for c in train["InputDataConfig"]) == ["schema", "train", "validation"]
+    gate = steps["evaluation-gate"]["Arguments"]
+    assert gate["Conditions"][0]["RightValue"] == {"Get": "Parameters.GateFloor"}
+    assert parameters_of(forecast)["GateFloor"]["DefaultValue"] == 0.0

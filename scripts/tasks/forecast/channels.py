@@ -1,0 +1,83 @@
+"""The forecaster's channels, each written and read here and nowhere else.
+
+    cleaned/    cleaned-<host>.parquet (series, timestamp, value on each series' grid), schema-<host>.json
+                (task, columns, frequency), report-<host>.json (every decision per series)
+    train/ validation/ test/    <split>.parquet: long rows, the time split of each series
+    schema/     schema.json: task, columns, frequency, horizon, what the split kept
+
+The task ("forecast") is named where the data enters (clean) and travels in schema.json, so that
+later steps and the server read it from their inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from common import storage
+from common.errors import DataError
+
+from .artifact import TASK
+
+SCHEMA_FILE = "schema.json"
+
+
+def write_cleaned(directory: Path, host: str, rows: pd.DataFrame, schema: dict[str, Any], report: dict) -> None:
+    storage.write_table(rows, Path(directory) / f"cleaned-{host}.parquet")
+    storage.write_json(Path(directory) / f"report-{host}.json", report)
+    storage.write_json(Path(directory) / f"schema-{host}.json", {"task": TASK, **schema})
+
+
+def read_cleaned(directory: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every clean instance's rows, and their shared schema; a series in two shards is an error naming it."""
+    directory = Path(directory)
+    schemas = [storage.read_json(f) for f in sorted(directory.glob("schema-*.json"))]
+    if not schemas:
+        raise DataError(f"no schema-*.json in {directory}: is it the output of clean.py?")
+    freqs = {s["freq"] for s in schemas}
+    if len(freqs) > 1:
+        raise DataError(f"clean instances inferred different frequencies {sorted(freqs)}: give the frequency")
+    parts = [pd.read_parquet(f) for f in sorted(directory.glob("cleaned-*.parquet"))]
+    rows = pd.concat(parts, ignore_index=True)
+    per_part = [set(p["series"].unique()) for p in parts]
+    seen: set = set()
+    for ids in per_part:
+        both = ids & seen
+        if both:
+            raise DataError(f"series '{sorted(both)[0]}' was cleaned by two instances: a series must live in one "
+                            f"file when the input is sharded by S3 key")
+        seen |= ids
+    return rows, schemas[0]
+
+
+def task_of(directory: Path) -> str:
+    """The task a cleaned/ or schema/ channel was written for ("classifier" before tasks were named)."""
+    for name in (SCHEMA_FILE, *sorted(p.name for p in Path(directory).glob("schema-*.json"))):
+        path = Path(directory) / name
+        if path.is_file():
+            return storage.read_json(path).get("task", "classifier")
+    return "classifier"
+
+
+def write_split(directory: Path, name: str, rows: pd.DataFrame) -> None:
+    storage.write_table(rows, Path(directory) / f"{name}.parquet")
+
+
+def read_split(directory: Path) -> pd.DataFrame:
+    files = sorted(Path(directory).glob("*.parquet"))
+    if not files:
+        raise DataError(f"no .parquet file in {directory}")
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def write_schema(directory: Path, schema: dict[str, Any]) -> None:
+    storage.write_json(Path(directory) / SCHEMA_FILE, {"task": TASK, **schema})
+
+
+def read_schema(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / SCHEMA_FILE
+    if not path.is_file():
+        raise DataError(f"{path} not found: is it the schema output of feature.py?")
+    return storage.read_json(path)

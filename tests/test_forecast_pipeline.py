@@ -1,0 +1,100 @@
+"""The forecast pipeline as `make run TASK=forecast` runs it: us_employment (148 monthly series) through the
+same step scripts as the classifier, the task named once by clean and read from the inputs after."""
+
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.local_runs import REPO
+
+pytestmark = pytest.mark.timeout(2400)
+
+
+def run_forecast(work: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "localrun", "--task", "forecast", "--work-dir", str(work), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def us_employment_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("forecast")
+    result = run_forecast(work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work, result, json.loads((work / "latest" / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_us_employment_beats_seasonal_naive_through_the_gate(us_employment_run):
+    _, result, summary = us_employment_run
+    assert summary["task"] == "forecast" and summary["series"] == 148 and summary["season"] == 12
+    assert summary["mase"] < summary["mase_seasonal_naive"]
+    assert summary["gate"]["metric"] == "skill_vs_seasonal_naive"
+    assert summary["gate"]["value"] == pytest.approx(1 - summary["mase"] / summary["mase_seasonal_naive"])
+    assert f"gate: gate.value = {summary['gate']['value']} >= GateFloor 0.0" in result.stdout
+    assert "TEST MASE" in result.stdout
+    methods = summary["methods"]
+    assert methods["holt_winters"] + methods["seasonal_naive_fallbacks"] == 148
+    # the run ends by asking a local endpoint serving model.tar.gz for three series' next points
+    served = summary["endpoint_forecasts"]
+    assert len(served) == 9 and {row["step"] for row in served} == {1, 2, 3}
+    assert all(row["lower"] <= row["mean"] <= row["upper"] for row in served)
+    # the same numbers evaluation scored: no skew between the evaluated and the served model
+    evaluated = pd.read_parquet(Path(summary["outputs"]["evaluation"]).parent / "forecasts.parquet").set_index(["series", "step"])
+    for row in served:
+        assert row["mean"] == evaluated.loc[(row["series"], row["step"]), "mean"]
+
+
+@pytest.mark.slow
+def test_the_task_travels_in_the_schema_and_the_model_metadata(us_employment_run):
+    _, _, summary = us_employment_run
+    cleaned = Path(summary["outputs"]["cleaned"])
+    assert json.loads((cleaned / "schema-algo-1.json").read_text())["task"] == "forecast"
+    report = json.loads((cleaned / "report-algo-1.json").read_text())
+    assert report["totals"]["series_in"] == 148 and set(report["series"]) and report["freq"] == "MS"
+    assert all({"decision", "filled"} <= set(entry) for entry in report["series"].values())  # every series' decisions
+    assert json.loads((Path(summary["outputs"]["schema"]) / "schema.json").read_text())["task"] == "forecast"
+    with tarfile.open(summary["outputs"]["model"]) as archive:
+        assert json.load(archive.extractfile("metadata.json"))["task"] == "forecast"
+
+
+@pytest.mark.slow
+def test_forecasts_have_intervals_beside_the_actuals_and_per_series_metrics(us_employment_run):
+    _, _, summary = us_employment_run
+    evaluation = Path(summary["outputs"]["evaluation"]).parent
+    forecasts = pd.read_parquet(evaluation / "forecasts.parquet")
+    assert forecasts["series"].nunique() == 148 and len(forecasts) == 148 * 24
+    assert (forecasts["lower"] <= forecasts["mean"]).all() and (forecasts["mean"] <= forecasts["upper"]).all()
+    per_series = pd.read_csv(evaluation / "per_series.csv")
+    assert {"mase", "mase_seasonal_naive", "smape", "rmse", "method"} <= set(per_series.columns) and len(per_series) == 148
+    report = json.loads(Path(summary["outputs"]["evaluation"]).read_text())
+    assert set(report["regression_metrics"]) == {"mae", "mse", "rmse", "r2"}
+
+
+@pytest.mark.slow
+def test_a_rerun_takes_every_step_from_the_cache_and_other_data_names_its_columns(us_employment_run):
+    work, _, first = us_employment_run
+    again = run_forecast(work)
+    assert again.returncode == 0, again.stderr[-2000:]
+    second = json.loads((work / "latest" / "summary.json").read_text())
+    assert set(second["cached_steps"]) == {"clean", "feature", "train", "evaluation"}
+    assert second["model_sha256"] == first["model_sha256"]
+    copy = work / "copy.csv"
+    copy.write_bytes((REPO / "data" / "us_employment.csv").read_bytes())
+    other = run_forecast(work, "--data", str(copy))  # other data must name its columns
+    assert other.returncode == 2 and "--time and --value" in other.stderr
+    named = run_forecast(work, "--data", str(copy), "--series", "Series_ID", "--time", "Month", "--value", "Employed",
+                         "--horizon", "12")
+    assert named.returncode == 0, named.stderr[-2000:]
+    assert json.loads((work / "latest" / "summary.json").read_text())["horizon"] == 12
+
+
+def test_a_gate_floor_above_the_skill_ends_at_the_fail_step(tmp_path):
+    result = run_forecast(tmp_path, "--param", "GateFloor=0.99")
+    assert result.returncode == 1
+    assert "the forecasts' skill against seasonal naive is below GateFloor" in result.stderr
+    assert not (tmp_path / "latest").exists()
