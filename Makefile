@@ -59,7 +59,7 @@ hardening: $(READY)
 # generated pipeline; results are compared with the runner's. Needs a Docker engine with the images
 # (DOCKER_HOST) and docker-compose: `bash .ci/containers.sh make conformance` gives both.
 conformance: $(READY)
-	$(PYTHON) -m pytest -m conformance tests/conformance -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -m conformance -p no:cacheprovider $(PYTEST_ARGS)
 
 # What deploy deployed, served by the local control plane (it outlives `make run`): its URL, and how to stop it.
 serve: $(READY)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 ROLE = "arn:aws:iam::000000000000:role/conformance"
@@ -120,7 +121,8 @@ def run_pipeline(request: dict) -> dict:
     s3 = boto.client("s3", endpoint_url=url)
     s3.create_bucket(Bucket=bucket)
     data = Path(request["data"])
-    s3.upload_file(str(data), bucket, f"input/{data.name}")
+    run = f"{request['pipeline']}-{uuid.uuid4().hex[:8]}"  # moto outlives one execution: nothing shared between runs
+    s3.upload_file(str(data), bucket, f"{run}/input/{data.name}")
     local = LocalPipelineSession(boto_session=boto, default_bucket=bucket, s3_endpoint_url=url)  # telemetry: the defaults file
     local.config = {"local": {"local_code": True, "container_root": request["container_root"]}}
 
@@ -130,13 +132,14 @@ def run_pipeline(request: dict) -> dict:
     sdk_pipeline = compiler.build(variant, inputs, local)
     sdk_pipeline.create(role_arn=ROLE)
     execution = sdk_pipeline.start(parameters={
-        "InputData": f"s3://{bucket}/input/", "ArtifactsS3Uri": f"s3://{bucket}/artifacts", **request.get("parameters", {}),
+        "InputData": f"s3://{bucket}/{run}/input/", "ArtifactsS3Uri": f"s3://{bucket}/{run}/artifacts",
+        **request.get("parameters", {}),
     })
     description = execution.describe()
     steps = execution.list_steps()
     steps = steps.get("PipelineExecutionSteps", steps) if isinstance(steps, dict) else steps
     evaluation = None
-    for key in _objects(s3, bucket, "artifacts/"):
+    for key in _objects(s3, bucket, f"{run}/artifacts/"):
         if key.endswith("/evaluation/evaluation.json"):
             evaluation = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     return {

@@ -13,10 +13,11 @@ import json
 
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
 from tests.conformance.test_conformance_sdk_local import comparable
 
 pytestmark = pytest.mark.conformance
+FORECAST_DATA = REPO / "data" / "us_employment.csv"
 
 
 @pytest.fixture
@@ -52,3 +53,33 @@ def test_failing_branch_reaches_the_fail_step_with_a_readable_message(run_local_
     reason = result["failure_reason"]
     print(f"FailureReason: {reason}")
     assert "GateFloor = 0.99" in reason and "gate.value = 0." in reason, reason
+
+
+@pytest.fixture(scope="module")
+def forecast_runner_run(tmp_path_factory):
+    """The project's own runner on us_employment with the forecast pipeline's defaults."""
+    from localrun.engines import ProcessEngine
+    from localrun.pipeline import RunConfig, run_pipeline
+    from localrun.runner import LocalSession
+    from pipeline.spec import FORECAST
+
+    run_dir = tmp_path_factory.mktemp("forecast-runner")
+    run_pipeline(RunConfig(FORECAST, parameters={"InputData": str(FORECAST_DATA)}), LocalSession(run_dir, ProcessEngine()))
+    return run_dir
+
+
+def test_the_forecast_pipeline_gives_the_runners_evaluation(sdk, train_image, process_image, forecast_runner_run):
+    """The second task's generated pipeline under LocalPipelineSession: the same step scripts in the same
+    images, the task named by clean's fixed argument, the same MASE and skill as the runner's."""
+    result, log = sdk({"kind": "pipeline", "pipeline": "forecast", "data": str(FORECAST_DATA),
+                       "images": {"train": train_image, "process": process_image}, "parameters": {}})
+    if result["status"] != "Succeeded":
+        print(log[-12000:])  # the containers' own output: FailureReason only names docker-compose's exit code
+    assert result["status"] == "Succeeded", result["failure_reason"]
+    assert result["differences"] == [
+        "step 'clean' input(s) ['raw']: ShardedByS3Key -> FullyReplicated",
+        "step 'train': spot and checkpoints -> on-demand, no checkpoints",
+    ]
+    theirs = json.loads((forecast_runner_run / "s3" / "evaluation" / "evaluation" / "evaluation.json").read_text())
+    assert result["evaluation"]["gate"]["metric"] == "skill_vs_seasonal_naive"
+    assert comparable(result["evaluation"]) == comparable(theirs)
