@@ -99,11 +99,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
             parameters[name] = value
     if not parameters.get("DataCaptureS3Uri"):  # the local control plane captures to a folder
         parameters["DataCaptureS3Uri"] = (args.work_dir / "data-capture").as_uri()
-    arguments: dict[str, dict] = {}
-    for key, value in _pairs(args.set, "--set", parser).items():
-        step, _, name = key.partition(".")
-        arguments.setdefault(step, {})[name] = value
-    arguments.setdefault("train", {}).update(_pairs(args.hyperparameter, "--hyperparameter", parser))
+    arguments = _step_arguments(args, parser)
     config = RunConfig(
         PIPELINE, parameters={k: str(v) if PIPELINE.parameter(k).type is str else v for k, v in parameters.items()},
         arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
@@ -117,6 +113,16 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     except KeyError as error:
         parser.error(error.args[0])
     return args, config
+
+
+def _step_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, dict]:
+    """--set STEP.KEY=VALUE and -p KEY=VALUE (the training step's hyperparameters), per step."""
+    arguments: dict[str, dict] = {}
+    for key, value in _pairs(args.set, "--set", parser).items():
+        step, _, name = key.partition(".")
+        arguments.setdefault(step, {})[name] = value
+    arguments.setdefault("train", {}).update(_pairs(args.hyperparameter, "--hyperparameter", parser))
+    return arguments
 
 
 def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunConfig:
@@ -135,11 +141,7 @@ def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) 
                         ("ValueColumn", args.value), ("Horizon", args.horizon)):
         if value is not None:
             parameters[name] = value
-    arguments: dict[str, dict] = {}
-    for key, value in _pairs(args.set, "--set", parser).items():
-        step, _, name = key.partition(".")
-        arguments.setdefault(step, {})[name] = value
-    arguments.setdefault("train", {}).update(_pairs(args.hyperparameter, "--hyperparameter", parser))
+    arguments = _step_arguments(args, parser)
     try:
         config = RunConfig(
             pipeline, parameters={k: str(v) if pipeline.parameter(k).type is str else v for k, v in parameters.items()},
@@ -200,19 +202,15 @@ def run(argv: list[str]) -> int:
     started = time.perf_counter()
     try:
         results = run_pipeline(config, session)
-        if config.pipeline.task == "forecast":
+        forecast = config.pipeline.task == "forecast"
+        if forecast:
             summary = summarize_forecast(results, run_dir, started)
             summary["endpoint_forecasts"] = forecast_on_endpoint(session, results)
-            summary["wall_seconds"] = round(time.perf_counter() - started, 2)
-            record.finish("succeeded", model_sha256=summary["model_sha256"])
-            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-            _point_latest(args.work_dir, run_dir)
-            print_forecast(summary)
-            return 0
-        summary = summarize(results, run_dir, started)
-        deployment = summary["deployment"]
-        if deployment and deployment.get("url"):
-            summary["endpoint_predictions"] = smoke_test_endpoint(results, deployment)
+        else:
+            summary = summarize(results, run_dir, started)
+            deployment = summary["deployment"]
+            if deployment and deployment.get("url"):
+                summary["endpoint_predictions"] = smoke_test_endpoint(results, deployment)
         summary["wall_seconds"] = round(time.perf_counter() - started, 2)
     except (StepFailed, GateFailed, Interrupted) as failure:
         record.finish("stopped" if isinstance(failure, Interrupted) else "failed", error=str(failure))
@@ -222,11 +220,10 @@ def run(argv: list[str]) -> int:
     record.finish("succeeded", model_sha256=summary["model_sha256"])
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     _point_latest(args.work_dir, run_dir)  # only a run that succeeded becomes `latest`
-    print("\n=== local pipeline finished ===")
-    for name, path in summary["outputs"].items():
-        print(f"  {name:<12} {path}")
-    cached = f", cached: {', '.join(summary['cached_steps'])}" if summary["cached_steps"] else ""
-    print(f"  steps (s)    {json.dumps(summary['step_seconds'])}{cached}")
+    if forecast:
+        print_forecast(summary)
+        return 0
+    print_outputs("=== local pipeline finished ===", summary)
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
@@ -241,12 +238,17 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def print_forecast(summary: dict) -> None:
-    print("\n=== local pipeline finished (forecast) ===")
+def print_outputs(title: str, summary: dict) -> None:
+    """Where every output is, and each step's time (or that it came from the cache)."""
+    print(f"\n{title}")
     for name, path in summary["outputs"].items():
         print(f"  {name:<12} {path}")
     cached = f", cached: {', '.join(summary['cached_steps'])}" if summary["cached_steps"] else ""
     print(f"  steps (s)    {json.dumps(summary['step_seconds'])}{cached}")
+
+
+def print_forecast(summary: dict) -> None:
+    print_outputs("=== local pipeline finished (forecast) ===", summary)
     print(f"{summary['series']} series, season {summary['season']}, horizon {summary['horizon']}, methods {summary['methods']}")
     print(f"model sha256 {summary['model_sha256']}")
     print(f"TEST MASE {summary['mase']} against seasonal naive's {summary['mase_seasonal_naive']}: skill "

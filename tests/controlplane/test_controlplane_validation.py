@@ -133,10 +133,11 @@ def test_java_posix_classes_are_ascii_and_the_match_is_whole():
     assert not pattern_matches(r"\w+", "é")  # \w is ASCII in Java
 
 
-def test_file_urls_and_paths_stand_for_s3_urls_on_the_control_plane():
+def test_file_urls_and_paths_stand_for_s3_urls_on_the_control_plane(tmp_path):
     url = shape("Url")  # ModelDataUrl's shape: ^(https|s3)://([^/]+)/?(.*)$
     assert constraint_errors("s3://bucket/m/model.tar.gz", url) == []
-    assert local_url_as_s3("file:///tmp/work/model.tar.gz") == "s3://local/tmp/work/model.tar.gz"
-    assert local_url_as_s3("/tmp/work/model.tar.gz") == "s3://local/tmp/work/model.tar.gz"
-    assert constraint_errors(local_url_as_s3("/tmp/work/model.tar.gz"), url) == []
+    artifact = tmp_path / "model.tar.gz"
+    assert local_url_as_s3(artifact.as_uri()) == f"s3://local{artifact}"
+    assert local_url_as_s3(str(artifact)) == f"s3://local{artifact}"
+    assert constraint_errors(local_url_as_s3(str(artifact)), url) == []
     assert [e for e in constraint_errors("ftp://host/model.tar.gz", url) if "regular expression" in e]
