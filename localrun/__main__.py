@@ -251,6 +251,8 @@ def print_forecast(summary: dict) -> None:
     print_outputs("=== local pipeline finished (forecast) ===", summary)
     print(f"{summary['series']} series, season {summary['season']}, horizon {summary['horizon']}, methods {summary['methods']}")
     print(f"model sha256 {summary['model_sha256']}")
+    if "evaluation_report" in summary["outputs"]:
+        print(f"REPORT {summary['outputs']['evaluation_report']}")
     print(f"TEST MASE {summary['mase']} against seasonal naive's {summary['mase_seasonal_naive']}: skill "
           f"{summary['gate']['value']} (wall time {summary['wall_seconds']:.1f} s, run {summary['run_dir']})")
 

@@ -222,17 +222,23 @@ PRIMARY_FILES = {"model": "model.tar.gz", "evaluation": spec.EVALUATION_FILE, "r
 REPORT_FILES = {"evaluation": spec.EVALUATION_REPORT, "drift": "drift_report.html", "registration": spec.COMPARISON_REPORT}
 
 
-def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:
-    report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
-    metadata = read_model_metadata(results["train"].outputs["model"])
+def output_paths(results: dict[str, StepResult]) -> dict[str, str]:
+    """Each output's folder, or the one file a person opens of it, and its report for people."""
     outputs: dict[str, str] = {}
-    for name, result in results.items():
+    for result in results.values():
         for output, path in result.outputs.items():
             primary = PRIMARY_FILES.get(output)
             outputs[output] = str(path / primary if primary and (path / primary).is_file() else path)
             page = REPORT_FILES.get(output)
             if page and (path / page).is_file():
                 outputs[f"{output}_report"] = str(path / page)
+    return outputs
+
+
+def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> dict[str, Any]:
+    report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
+    metadata = read_model_metadata(results["train"].outputs["model"])
+    outputs = output_paths(results)
     drift = read_output_json(results, "drift", "drift", "constraint_violations.json")
     return {
         "run_dir": str(run_dir),
@@ -258,9 +264,7 @@ def summarize_forecast(results: dict[str, StepResult], run_dir: Path, started: f
     report = evaluation_file.read(results["evaluation"].outputs["evaluation"])
     metadata = read_model_metadata(results["train"].outputs["model"])
     section = report["forecast"]
-    outputs = {output: str(path / PRIMARY_FILES[output] if output in PRIMARY_FILES and (path / PRIMARY_FILES[output]).is_file()
-                           else path)
-               for result in results.values() for output, path in result.outputs.items()}
+    outputs = output_paths(results)
     return {
         "task": "forecast", "run_dir": str(run_dir), "gate": report["gate"],
         "mase": section["model"]["mase"], "mase_seasonal_naive": section["seasonal_naive"]["mase"],

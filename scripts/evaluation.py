@@ -6,7 +6,8 @@ Inputs `model` (the training job's model.tar.gz) and `test` (raw rows). Output `
 evaluation.json (pipeline.evaluation_file), gated on by the pipeline's ConditionStep, and the report.
 A forecast model (its metadata names the task): MASE, sMAPE and RMSE per series and overall beside
 seasonal naive, `regression_metrics`, the gate as skill against seasonal naive, forecasts.parquet
-(with intervals, beside the actuals) and per_series.csv.
+(with intervals, beside the actuals), per_series.csv and the report (the best, median and worst
+series against their forecasts, the error distribution against seasonal naive).
 """
 
 import json
@@ -18,7 +19,7 @@ from common.storage import write_bytes, write_table
 from contract import log_metric, modeltar, processing_job, run_processing
 from pipeline import evaluation_file
 from pipeline.spec import CLASSIFIER, EVALUATION_REPORT, FORECAST
-from reporting import classifier as classifier_report
+from reporting import classifier as classifier_report, forecast as forecast_report
 from tasks.classifier import artifact, channels
 from tasks.classifier.evaluation import binary_classification_report, permutation_importances
 from tasks.forecast import artifact as forecast_artifact, channels as forecast_channels
@@ -36,6 +37,12 @@ def forecast(job, model_dir: Path) -> None:
     out = job.output(FORECAST_STEP.output("evaluation").name)
     write_table(forecasts, out / "forecasts.parquet")
     per_series.to_csv(out / "per_series.csv", index=False)
+    metrics = ["mase", "smape", "rmse"]
+    baseline = per_series[["series", *(f"{m}_seasonal_naive" for m in metrics)]].rename(
+        columns={f"{m}_seasonal_naive": m for m in metrics})
+    page = forecast_report.render(test.assign(series=test["series"].astype(str)), forecasts,
+                                  per_series[["series", *metrics]], baseline)
+    write_bytes(out / EVALUATION_REPORT, page.encode("utf-8"))
     evaluation_file.write(out, report)
     section = report["forecast"]
     log_metric("test:mase", section["model"]["mase"] if isinstance(section["model"]["mase"], float) else float("nan"))

@@ -73,6 +73,11 @@ def test_forecasts_have_intervals_beside_the_actuals_and_per_series_metrics(us_e
     assert {"mase", "mase_seasonal_naive", "smape", "rmse", "method"} <= set(per_series.columns) and len(per_series) == 148
     report = json.loads(Path(summary["outputs"]["evaluation"]).read_text())
     assert set(report["regression_metrics"]) == {"mae", "mse", "rmse", "r2"}
+    # the page people open: the best, median and worst series and the errors beside seasonal naive, drawn in Chromium
+    from tests.test_local_pipeline import _assert_report_renders
+
+    _assert_report_renders(Path(summary["outputs"]["evaluation_report"]),
+                           {"series_best", "series_median", "series_worst", "error_distribution"})
 
 
 @pytest.mark.slow

@@ -437,7 +437,7 @@ FORECAST = Pipeline(
         ProcessingStep(
             "evaluation", "evaluation.py", PROCESS_IMAGE,
             inputs=(Input("model", FromStep("train", "model")), Input("test", FromStep("feature", "test"))),
-            outputs=(Output("evaluation", (EVALUATION_FILE, "forecasts.parquet", "per_series.csv")),),
+            outputs=(Output("evaluation", (EVALUATION_FILE, EVALUATION_REPORT, "forecasts.parquet", "per_series.csv")),),
             params=EVALUATION_PARAMS,
         ),
     ),
