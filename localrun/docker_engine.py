@@ -98,8 +98,10 @@ class DockerEngine:
             except Exception:  # noqa: BLE001 - already gone
                 pass
 
-    def serve(self, tree: Path, port: int) -> ServerContainer:
-        return ServerContainer(self.container(
-            self.train_image, tree, command=["serve"],
-            environment={"SAGEMAKER_BIND_TO_PORT": str(port), "SERVING_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
-        ))
+    def serve(self, tree: Path, port: int, environment: dict[str, str] | None = None,
+              log: Path | None = None) -> ServerContainer:  # noqa: ARG002 - `docker logs` has the log
+        """The serving image's `serve`. Host networking: every local endpoint or transform instance
+        gets its own SAGEMAKER_BIND_TO_PORT, where on SageMaker each has its own host and port 8080."""
+        env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"} if environment is None else dict(environment)
+        env.update({"SAGEMAKER_BIND_TO_PORT": str(port), "SERVING_HOST": "127.0.0.1"})
+        return ServerContainer(self.container(self.train_image, tree, command=["serve"], environment=env))

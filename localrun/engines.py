@@ -1,7 +1,7 @@
 """How a job's host runs locally: as a process on this machine, or in its image under Docker.
 
 One small interface, as kubeflow's local runner has: `run(job, tree, host) -> exit code`, plus
-`serve(tree, port)` for endpoints and `code_version(step)` for the step cache. Both engines give
+`serve(tree, port, environment)` for endpoints and transforms and `code_version(step)` for the step cache. Both engines give
 the step the same /opt/ml tree and the same command the platform would (jobs.py says which).
 """
 
@@ -29,7 +29,8 @@ class Engine(Protocol):
 
     def run(self, job: Job, tree: Path, host: str) -> int: ...
 
-    def serve(self, tree: Path, port: int):  # -> a handle with stop()
+    def serve(self, tree: Path, port: int, environment: dict[str, str] | None = None,
+              log: Path | None = None):  # -> a handle with stop() and process (None in a container)
         ...
 
     def code_version(self, step: spec.Step) -> str: ...
@@ -97,11 +98,19 @@ class ProcessEngine:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
 
-    def serve(self, tree: Path, port: int) -> "ServerProcess":
+    def serve(self, tree: Path, port: int, environment: dict[str, str] | None = None,
+              log: Path | None = None) -> "ServerProcess":
+        """`scripts/serve` on 127.0.0.1:port. environment: what SageMaker gives the container (the Model's
+        Environment, a transform's SAGEMAKER_BATCH...); None: an endpoint's smoke test, one worker."""
         env = _base_env()
+        # a few rows to score: one worker starts fastest; a given environment keeps the platform's default
+        env.update({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"} if environment is None else environment)
         env.update({"SAGEMAKER_BASE_DIR": str(tree), "SAGEMAKER_BIND_TO_PORT": str(port), "SERVING_HOST": "127.0.0.1"})
-        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = "1"  # a few rows to score: one worker starts fastest
-        return ServerProcess(subprocess.Popen([sys.executable, str(SCRIPTS / "serve")], env=env, cwd=tree))
+        if log is None:
+            return ServerProcess(subprocess.Popen([sys.executable, str(SCRIPTS / "serve")], env=env, cwd=tree))
+        with open(log, "ab") as stream:  # what CloudWatch would hold
+            return ServerProcess(subprocess.Popen([sys.executable, str(SCRIPTS / "serve")], env=env, cwd=tree,
+                                                  stdout=stream, stderr=subprocess.STDOUT))
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:

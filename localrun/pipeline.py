@@ -102,6 +102,12 @@ def run_pipeline(config: RunConfig, session: LocalSession) -> dict[str, Any]:
                 continue
             api_url = config.control_plane()
             print(f"--- local control plane: {api_url}", flush=True)
+        if isinstance(step, spec.TransformStep):
+            if step.on_gate_pass and not gate_checked:
+                raise RuntimeError(f"step '{step.name}' follows the gate, which must come from an earlier step")
+            api_url = api_url or (config.control_plane() if _needs_registry(step) and config.control_plane else None)
+            results[step.name] = run_transform_step(step, results, values, session, config, api_url)
+            continue
         inputs = {}
         for item in step.inputs:
             if isinstance(item.source, spec.FromStep):
@@ -116,6 +122,52 @@ def run_pipeline(config: RunConfig, session: LocalSession) -> dict[str, Any]:
             check_gate(pipeline.gate, results[step.name], values, session)
             gate_checked = True
     return {name: result for name, result in results.items()}
+
+
+def _needs_registry(step: spec.TransformStep) -> bool:
+    return isinstance(step.input("model").source, spec.FromParameter)
+
+
+def run_transform_step(step: spec.TransformStep, results: dict[str, StepResult], values: dict[str, Any],
+                       session: LocalSession, config: RunConfig, api_url: str | None) -> StepResult:
+    """The TransformStep (and its CreateModel step) as SageMaker runs it: localrun.transform on the engine's
+    serving container, the .out files under the step's output prefix. Never cached."""
+    from .transform import TransformFailed, job_of_step, package_model, raise_for_failures, run_transform
+
+    data_source, model_source = step.input("data").source, step.input("model").source
+    if isinstance(data_source, spec.FromStep):
+        data = results[data_source.step].outputs[data_source.output]
+    else:
+        data = stage_input(Path(values[data_source.parameter]), session.s3 / "input" / data_source.parameter)
+    package = None
+    if isinstance(model_source, spec.FromStep):
+        model_tar = results[model_source.step].outputs[model_source.output] / "model.tar.gz"
+    else:
+        if api_url is None:
+            raise RuntimeError(f"step '{step.name}' reads a model package: it needs the local control plane")
+        model_tar, package = package_model(api_url, str(values[model_source.parameter]),
+                                           str(values.get("ModelPackageGroup", "")))
+    instances = config.instance_counts.get(step.name)
+    output = session.s3 / step.name / step.outputs[0].name
+    print(f"--- {step.name} (TransformStep, serve, {instances or step.instance_count} instance(s), model "
+          f"{package or model_tar})", flush=True)
+    started, wall = time.time(), time.perf_counter()
+    job = job_of_step(step, Path(data), Path(model_tar), output, instances, package)
+    entry = {"step": step.name, "kind": type(step).__name__, "script": step.script, "image": step.image,
+             "inputs": {"data": {"uri": str(data)}, "model": {"uri": str(model_tar), "package": package}},
+             "started": started}
+    try:
+        result = raise_for_failures(run_transform(job, session.run_dir / "jobs" / step.name, session.engine))
+    except TransformFailed as failure:
+        if session.record:
+            session.record.step({**entry, "status": "failed", "ended": time.time(), "error": str(failure)})
+        raise StepFailed(step.name, failure.result.failed[0].instance, 1, str(failure)) from None
+    if session.record:
+        session.record.step({**entry, "status": "succeeded", "ended": time.time(), "records": result.records,
+                             "outputs": {step.outputs[0].name: {"uri": str(output)}}})
+    print(f"    {result.records} records scored in {len(result.objects)} object(s); .out files under {output}", flush=True)
+    return StepResult(Job(step, {"data": Path(data), "model": Path(model_tar)}), {}, {step.outputs[0].name: output},
+                      time.perf_counter() - wall)
 
 
 def check_gate(gate: spec.Gate, result: StepResult, values: dict[str, Any], session: LocalSession) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import hashlib
 import http.client
 import json
 import os
-import subprocess
+import re
 import sys
 import threading
 import time
@@ -39,7 +39,8 @@ from urllib.parse import urlparse
 from common.errors import ConfigError
 
 from .endpoint import free_port, lay_out_serving, wait_healthy
-from .engines import SCRIPTS, ServerProcess, _base_env
+from .dataprocessing import DataProcessing, fields_of
+from .engines import Engine, ProcessEngine
 
 REPO = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -69,6 +70,10 @@ class TransformJob:
     environment: dict[str, str] = field(default_factory=dict)  # the Model's Environment
     invocation_timeout: int = 600  # ModelClientConfig
     max_retries: int = 3
+    input_filter: str | None = None  # DataProcessing (CSV): JSONPath over a line's fields
+    join_source: str | None = None  # "Input": the output line follows its input line
+    output_filter: str | None = None
+    model_package: str | None = None  # for the manifest: the package the model came from
 
 
 @dataclass
@@ -80,6 +85,7 @@ class ObjectResult:
     out: Path | None = None
     error: str | None = None
     seconds: float = 0.0  # from its first read to its .out (the server already up)
+    placeholders: dict[str, int] = field(default_factory=dict)  # SAGEMAKER_BATCH_BAD_RECORDS=placeholder: by reason
 
 
 @dataclass
@@ -139,11 +145,27 @@ def validate(job: TransformJob) -> None:
         raise ConfigError(f"InstanceCount {job.instances}: use 1 or more")
     if len(job.environment) > 16:
         raise ConfigError(f"Environment has {len(job.environment)} entries; SageMaker allows at most 16")
+    processing = DataProcessing(job.input_filter, job.join_source, job.output_filter)  # ConfigError on a bad filter
+    if processing.active and (job.split_type != "Line" or not job.content_type.startswith("text/csv")):
+        raise ConfigError("DataProcessing is supported here for text/csv input with SplitType=Line")
     if not job.data.exists():
         raise ConfigError(f"input {job.data} does not exist")
+    if job.split_type == "None":
+        too_large(job, job.max_payload_mb or 100)
     data, output = job.data.resolve(), job.output.resolve()
     if data.is_dir() and (output == data or data in output.parents):
         raise ConfigError(f"output {output} is inside the input {data}: its .out files would become input")
+
+
+def too_large(job: TransformJob, payload_mb: int) -> None:
+    """SplitType=None sends each object whole: one above the payload limit is refused before any request
+    (decisions.md), naming it and the setting to use."""
+    prefix, keys = input_objects(job.data)
+    for key in keys:
+        size = (prefix / key).stat().st_size
+        if size > payload_mb * MIB:
+            raise ConfigError(f"{key} is {size} bytes, above MaxPayloadInMB ({payload_mb} MB) with SplitType=None, which "
+                              "sends each object in one request: use SplitType=Line, or split the file")
 
 
 def normalized_strategy(value: str, source: str) -> str:
@@ -175,9 +197,10 @@ def assign(keys: list[str], instances: int) -> dict[str, list[str]]:
     return hosts
 
 
-def run_transform(job: TransformJob, job_dir: Path) -> TransformResult:
+def run_transform(job: TransformJob, job_dir: Path, engine: Engine | None = None) -> TransformResult:
     """Run the job; returns its result, failed objects included (raise_for_failures to fail)."""
     validate(job)
+    engine = engine or ProcessEngine()
     started = time.monotonic()
     prefix, keys = input_objects(job.data)
     plan = assign(keys, job.instances)
@@ -188,10 +211,12 @@ def run_transform(job: TransformJob, job_dir: Path) -> TransformResult:
 
     def instance(host: str, host_keys: list[str]) -> None:
         try:
-            with _Container(job, job_dir / "instances" / host, host) as container:
+            with _Container(job, job_dir / "instances" / host, host, engine) as container:
                 params = container.execution_parameters()
                 with lock:
                     parameters[host] = params
+                if job.split_type == "None":
+                    too_large(job, params["MaxPayloadInMB"])
                 for key in host_keys:
                     result = _transform_object(job, container.url, params, prefix, key, host)
                     with lock:
@@ -220,6 +245,14 @@ def raise_for_failures(result: TransformResult) -> TransformResult:
     return result
 
 
+def _placeholder_totals(result: TransformResult) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for o in result.objects:
+        for reason, count in o.placeholders.items():
+            totals[reason] = totals.get(reason, 0) + count
+    return dict(sorted(totals.items()))
+
+
 def write_manifest(job: TransformJob, result: TransformResult) -> None:
     """What made these .out files, beside them (decisions.md: every transform output prefix gets one)."""
     digest = hashlib.sha256()
@@ -228,7 +261,9 @@ def write_manifest(job: TransformJob, result: TransformResult) -> None:
             digest.update(chunk)
     manifest = {
         "model_tar": str(Path(job.model_tar).resolve()), "model_tar_sha256": digest.hexdigest(),
+        "model_package": job.model_package,
         "input": str(job.data.resolve()), "records_scored": result.records,
+        "placeholders": _placeholder_totals(result),
         "objects": [{"key": o.key, "instance": o.instance, "records": o.records, "requests": o.requests,
                      "out": str(o.out) if o.out else None, "error": o.error, "seconds": round(o.seconds, 3)} for o in result.objects],
         "parameters": result.parameters, "status": "Failed" if result.failed else "Completed",
@@ -255,28 +290,24 @@ def container_environment(job: TransformJob) -> dict[str, str]:
 
 
 class _Container:
-    """`scripts/serve` as the process engine starts it, with the transform's environment and its own log."""
+    """The serving container of one instance, started by the engine (`scripts/serve`, or the serving image
+    with its own SAGEMAKER_BIND_TO_PORT on the host network), with the transform's environment."""
 
-    def __init__(self, job: TransformJob, tree: Path, host: str):
-        self.job, self.tree, self.host = job, tree, host
-        self.server: ServerProcess | None = None
+    def __init__(self, job: TransformJob, tree: Path, host: str, engine: Engine):
+        self.job, self.tree, self.host, self.engine = job, tree, host, engine
+        self.server = None
         self.url = ""
 
     def __enter__(self) -> "_Container":
         lay_out_serving(self.job.model_tar, self.tree)
         port = free_port()
-        env = _base_env()
-        env.update({"SAGEMAKER_BASE_DIR": str(self.tree), "SAGEMAKER_BIND_TO_PORT": str(port),
-                    "SERVING_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(self.job.invocation_timeout)})
-        env.update(container_environment(self.job))
+        # the step passes its invocation timeout in the Model's environment (decisions.md); the job's own wins
+        env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": str(self.job.invocation_timeout), **container_environment(self.job)}
         self.log_path = self.tree / "serve.log"  # what CloudWatch's /aws/sagemaker/TransformJobs would hold
-        with open(self.log_path, "ab") as log:
-            process = subprocess.Popen([sys.executable, str(SCRIPTS / "serve")], env=env, cwd=self.tree,
-                                       stdout=log, stderr=subprocess.STDOUT)
-        self.server = ServerProcess(process)
+        self.server = self.engine.serve(self.tree, port, env, log=self.log_path)
         self.url = f"http://127.0.0.1:{port}"
         try:
-            wait_healthy(self.url, process=process)
+            wait_healthy(self.url, process=self.server.process)
         except BaseException as exc:
             self.__exit__(None, None, None)
             raise RuntimeError(f"{exc}; its log: {self.log_path}") from None
@@ -388,6 +419,31 @@ def _checked(job: TransformJob, status: int, answer: bytes, count: int, first: i
     return body
 
 
+def _filtered(records: Iterator[bytes], processing: DataProcessing, originals: deque) -> Iterator[bytes]:
+    for number, record in enumerate(records, start=1):
+        originals.append(record)
+        try:
+            yield processing.request_record(record)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ObjectFailed(f"InputFilter on line {number}: {exc}") from None
+
+
+_LINE_NUMBER = re.compile(r"\bline \d+")
+
+
+def _count_placeholders(body: bytes, counts: dict[str, int]) -> None:
+    """Placeholder lines by reason (the line number left out): `,<error>` in CSV, {"error": ...} in JSON."""
+    for line in body.splitlines():
+        if line.startswith(b","):
+            reason = fields_of(line)[-1]
+        elif line.startswith(b'{"error"'):
+            reason = str(json.loads(line).get("error", ""))
+        else:
+            continue
+        reason = _LINE_NUMBER.sub("line N", reason)[:300]
+        counts[reason] = counts.get(reason, 0) + 1
+
+
 def _message(answer: bytes) -> str:
     text = answer[:2000].decode("utf-8", errors="replace")
     try:
@@ -405,6 +461,9 @@ def _transform_object(job: TransformJob, url: str, params: dict, prefix: Path, k
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     limit = params["MaxPayloadInMB"] * MIB
     concurrency = params["MaxConcurrentTransforms"]
+    processing = DataProcessing(job.input_filter, job.join_source, job.output_filter)
+    originals: deque[bytes] = deque()  # input lines sent and not yet answered (bounded: a few batches)
+    counting = job.environment.get("SAGEMAKER_BATCH_BAD_RECORDS") == "placeholder"
     try:
         if job.split_type == "None":
             size = source.stat().st_size
@@ -413,14 +472,26 @@ def _transform_object(job: TransformJob, url: str, params: dict, prefix: Path, k
                                    "use SplitType=Line")
             batches: Iterator[tuple[bytes, int, int]] = iter([(source.read_bytes(), 1, 1)])
         else:
-            batches = mini_batches(records_of(source), params["BatchStrategy"], limit)
+            records = records_of(source)
+            if processing.active:  # the container gets the filtered line; the join needs the whole one
+                records = _filtered(records, processing, originals)
+            batches = mini_batches(records, params["BatchStrategy"], limit)
         with open(partial, "wb") as out, ThreadPoolExecutor(concurrency, thread_name_prefix=f"{host}-post") as pool:
             pending: deque[tuple[Future, int, int]] = deque()
 
             def drain_one() -> None:
                 future, count, first = pending.popleft()
                 status, answer = future.result()
-                out.write(_checked(job, status, answer, count, first, whole=job.split_type == "None"))
+                body = _checked(job, status, answer, count, first, whole=job.split_type == "None")
+                if counting:
+                    _count_placeholders(body, result.placeholders)
+                if processing.active and job.split_type == "Line":
+                    try:
+                        body = b"".join(processing.output_line(originals.popleft(), line)
+                                        for line in body.splitlines(keepends=True))
+                    except (ValueError, UnicodeDecodeError) as exc:
+                        raise ObjectFailed(f"DataProcessing on lines {first}-{first + count - 1}: {exc}") from None
+                out.write(body)
                 result.records += count
                 result.requests += 1
 
@@ -446,6 +517,41 @@ def _transform_object(job: TransformJob, url: str, params: dict, prefix: Path, k
         target.unlink(missing_ok=True)  # a stale .out from an earlier job must not pass for this one's
     result.seconds = time.monotonic() - started
     return result
+
+
+# -- the pipeline's transform step --------------------------------------------------------------
+def job_of_step(step, data: Path, model_tar: Path, output: Path, instances: int | None = None,
+                model_package: str | None = None) -> TransformJob:
+    """The TransformJob a spec.TransformStep declares: the same fields the definition's request carries."""
+    return TransformJob(
+        data=data, output=output, model_tar=model_tar, content_type=step.content_type, accept=step.accept,
+        split_type=step.split_type, batch_strategy=step.batch_strategy, max_payload_mb=step.max_payload_mb,
+        max_concurrent_transforms=step.max_concurrent_transforms, assemble_with=step.assemble_with,
+        instances=instances or step.instance_count, environment=dict(step.environment),
+        invocation_timeout=step.invocation_timeout, max_retries=step.max_retries, input_filter=step.input_filter,
+        join_source=step.join_source, output_filter=step.output_filter, model_package=model_package)
+
+
+def package_model(api_url: str, package: str = "", group: str = "") -> tuple[Path, str]:
+    """(model.tar.gz, package ARN) of a model package: the one named, else the group's latest Approved."""
+    import boto3
+
+    from registry import packages
+
+    sm = boto3.client("sagemaker", endpoint_url=api_url, region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    if package:
+        described = packages.describe(sm, package)
+    else:
+        latest = packages.latest_approved(sm, group) if group else None
+        if latest is None:
+            raise ConfigError(f"model package group {group!r} has no Approved package: approve one "
+                              "(make registry CMD=\"approve ...\") or name a package")
+        described = latest
+    url = urlparse(packages.model_data_url(described))  # a file:// URL or an absolute path, locally
+    if url.scheme not in ("file", "") or not Path(url.path).is_file():
+        raise ConfigError(f"package {described['ModelPackageArn']}: its ModelDataUrl {url.geturl()} is not a local file")
+    return Path(url.path), described["ModelPackageArn"]
 
 
 # -- make transform -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import warnings
 from dataclasses import replace
 from typing import Any, Iterator, Mapping
 
@@ -27,6 +28,7 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.network import NetworkConfig
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
+from sagemaker.transformer import Transformer
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
 from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -36,9 +38,10 @@ from sagemaker.workflow.parameters import ParameterBoolean, ParameterFloat, Para
 from sagemaker.workflow.pipeline import Pipeline as SdkPipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import CacheConfig
+from sagemaker.workflow.steps import CacheConfig, CreateModelStep
 from sagemaker.workflow.steps import ProcessingStep as SdkProcessingStep
 from sagemaker.workflow.steps import TrainingStep as SdkTrainingStep
+from sagemaker.workflow.steps import TransformStep as SdkTransformStep
 
 from common.errors import ConfigError
 from contract.hyperparameters import REQUIRED
@@ -53,7 +56,7 @@ CHECKPOINT_DIR = "/opt/ml/checkpoints"  # contract.jobs.checkpoint_dir's default
 TELEMETRY_OFF = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 _SDK_PARAMETER = {str: ParameterString, float: ParameterFloat, int: ParameterInteger, bool: ParameterBoolean}
-_KIND_NAMES = {spec.ProcessingStep: "Processing", spec.TrainingStep: "Training"}
+_KIND_NAMES = {spec.ProcessingStep: "Processing", spec.TrainingStep: "Training", spec.TransformStep: "Transform"}
 
 
 def camel(name: str) -> str:
@@ -98,7 +101,8 @@ class _Compiler:
         unknown = sorted(set(i.parameter_defaults) - {x.name for x in p.parameters})
         if unknown:
             raise ConfigError(f"parameter default(s) for {unknown}: pipeline '{p.name}' declares {[x.name for x in p.parameters]}")
-        fed = {item.source.parameter for s in p.steps for item in s.inputs if isinstance(item.source, spec.FromParameter)}
+        fed = {item.source.parameter for s in p.steps for item in s.inputs if isinstance(item.source, spec.FromParameter)
+               and not (isinstance(s, spec.TransformStep) and item.name == "model")}  # that one names a model package
         for parameter in p.parameters:
             default = i.parameter_defaults.get(parameter.name, parameter.default)
             if parameter.name in fed and parameter.name not in i.parameter_defaults and not str(default).startswith("s3://"):
@@ -121,6 +125,8 @@ class _Compiler:
         kinds = sorted({_KIND_NAMES[type(s)] for s in p.steps})
         for kind in kinds:
             default = i.processing_instance_type if kind == "Processing" else i.training_instance_type
+            if kind == "Transform":  # the spec's, the first transform step's
+                default = spec.transform_steps(p)[0].instance_type
             self._parameter(ParameterString, f"{kind}InstanceType", default)
         for step in p.steps:
             self._parameter(ParameterInteger, f"{camel(step.name)}InstanceCount", step.instance_count)
@@ -262,6 +268,59 @@ class _Compiler:
         })
         return SdkTrainingStep(name=step.name, step_args=step_args, cache_config=self._cache(step))
 
+    def model_step_name(self, step: spec.TransformStep) -> str:
+        return f"{step.name}-model"
+
+    def _transform_model(self, step: spec.TransformStep):
+        """The CreateModel step a transform runs with: a training step's artifact in the serving image,
+        or a model package (its image and artifact) named by a pipeline parameter.
+
+        The request is written here (the SDK's ModelPackage would call DescribeModelPackage at compile
+        time, and its Model.create cannot take the role as a parameter): the role is a compile-time input.
+        """
+        # the container cannot read ModelClientConfig: the invocation timeout reaches the server this way
+        env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": str(step.invocation_timeout), **step.environment}
+        source = step.input("model").source
+        if isinstance(source, spec.FromParameter):
+            container = {"ModelPackageName": self.parameters[source.parameter], "Environment": env}
+        else:
+            container = {"Image": self.parameters[f"{camel(step.image)}ImageUri"],
+                         "ModelDataUrl": self._source(step.input("model")), "Environment": env}
+        request = {"ExecutionRoleArn": self.inputs.model_role_arn or self.inputs.role_arn, "PrimaryContainer": container,
+                   "EnableNetworkIsolation": self.parameters["EnableNetworkIsolation"]}
+        if self.inputs.subnets:
+            request["VpcConfig"] = {"Subnets": list(self.inputs.subnets), "SecurityGroupIds": list(self.inputs.security_group_ids)}
+        if self.inputs.tags:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in self.inputs.tags]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # CreateModelStep: the raw request, no SDK model logic
+            created = CreateModelStep(name=self.model_step_name(step), step_args=request)
+        self.compiled[self.model_step_name(step)] = created
+        return created
+
+    def transform(self, step: spec.TransformStep):
+        """A TransformStep after its ModelStep; both returned in order (the caller places them)."""
+        model = self._transform_model(step)
+        transformer = Transformer(
+            model_name=model.properties.ModelName,
+            instance_count=self.parameters[f"{camel(step.name)}InstanceCount"],
+            instance_type=self.parameters["TransformInstanceType"],
+            strategy=step.batch_strategy, assemble_with=step.assemble_with, accept=step.accept,
+            max_concurrent_transforms=step.max_concurrent_transforms, max_payload=step.max_payload_mb,
+            output_path=self._output_prefix(step, step.outputs[0].name),
+            output_kms_key=self._optional("OutputKmsKeyId"), volume_kms_key=self._optional("VolumeKmsKeyId"),
+            base_transform_job_name=step.name, sagemaker_session=self.session,
+            tags=[{"Key": k, "Value": v} for k, v in self.inputs.tags] or None,
+        )
+        step_args = transformer.transform(
+            data=self._source(step.input("data")), content_type=step.content_type, split_type=step.split_type,
+            input_filter=step.input_filter, join_source=step.join_source, output_filter=step.output_filter,
+            model_client_config={"InvocationsTimeoutInSeconds": step.invocation_timeout,
+                                 "InvocationsMaxRetries": step.max_retries},
+        )
+        after = [self.compiled[name] for name in step.after]
+        return [model, SdkTransformStep(name=step.name, step_args=step_args, depends_on=after or None)]
+
     def _checkpoint_uri(self, step: spec.TrainingStep) -> Join:
         """Checkpoints resume one training request, and only it.
 
@@ -286,9 +345,13 @@ class _Compiler:
         return Join(on="/", values=[self.parameters["ArtifactsS3Uri"], "checkpoints", step.name, *parts])
 
     def step(self, step: spec.Step):
-        build = self.training if isinstance(step, spec.TrainingStep) else self.processing
-        self.compiled[step.name] = build(step)
-        return self.compiled[step.name]
+        if isinstance(step, spec.TransformStep):
+            build = self.transform
+        else:
+            build = self.training if isinstance(step, spec.TrainingStep) else self.processing
+        built = build(step)
+        self.compiled[step.name] = built[-1] if isinstance(built, list) else built
+        return built
 
     def gate(self, gate: spec.Gate, if_steps: list) -> list:
         evaluation = self.compiled[gate.step]
@@ -315,9 +378,10 @@ class _Compiler:
             if step.on_gate_pass:
                 if gate is None:
                     raise ConfigError(f"step '{step.name}' runs on the gate's pass, but pipeline '{self.pipeline.name}' has no gate")
-                gated.append(compiled)
+                branch = gated
             else:
-                top.append(compiled)
+                branch = top
+            branch.extend(compiled if isinstance(compiled, list) else [compiled])  # a transform: its model, then it
         if gate:
             top += self.gate(gate, gated)
         names = [s.name for s in top] + [s.name for s in gated]
@@ -358,13 +422,18 @@ def local_mode_variant(pipeline: spec.Pipeline) -> tuple[spec.Pipeline, list[str
     Local mode refuses ShardedByS3Key: such inputs become FullyReplicated (every host gets every
     file and takes its own share, contract.jobs.ProcessingJob.table_files). Steps that call the
     SageMaker API (register, deploy) are left out: on the `sagemaker` backend they would call AWS
-    from the container; the gate's pass branch is then empty. Local mode refuses spot training and
+    from the container; so is a transform with DataProcessing, which local mode ignores. The gate's
+    pass branch is then empty. Local mode refuses spot training and
     checkpoint_s3_uri: training steps run on demand without checkpoints. Nothing else changes.
     """
     steps, differences = [], []
     for step in pipeline.steps:
         if step.sagemaker_api:
             differences.append(f"step '{step.name}' left out (it calls the SageMaker API)")
+            continue
+        if isinstance(step, spec.TransformStep) and (step.input_filter or step.join_source or step.output_filter):
+            differences.append(f"step '{step.name}' left out (local mode ignores DataProcessing: the server would "
+                               "get the columns its InputFilter leaves out)")
             continue
         sharded = [item.name for item in step.inputs if item.distribution == spec.SHARDED_BY_S3_KEY]
         if sharded:

@@ -12,7 +12,7 @@ Forecast data (the task clean wrote into the schema): per series, the last `hori
 from common.storage import write_json
 from contract import processing_job, run_processing
 from monitoring import baseline
-from pipeline.spec import CLASSIFIER, FORECAST, SPLITS
+from pipeline.spec import BATCH_TEST_FILE, CLASSIFIER, FORECAST, SPLITS
 from tasks.classifier import channels, features
 from tasks.forecast import channels as forecast_channels, split as forecast_split
 
@@ -49,6 +49,7 @@ def main() -> None:
     for name, part in zip(SPLITS, parts):
         channels.write_split(job.output(STEP.output(name).name), name, part)
     channels.write_preprocessor(job.output(STEP.output("preprocessor").name), features.fit_preprocessor(parts[0], schema), schema)
+    channels.write_batch(job.output(STEP.output("batch").name), BATCH_TEST_FILE, parts[2], schema)
     # what drift checks compare new data and captured requests with: the training rows' features
     train_features = parts[0][list(schema.features)]
     statistics = baseline.statistics(train_features)

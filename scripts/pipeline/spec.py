@@ -120,6 +120,36 @@ class TrainingStep(Step):
 
 
 @dataclass(frozen=True)
+class TransformStep(Step):
+    """A SageMaker Batch Transform job, with the CreateModel step that gives it its model.
+
+    The serving image (`image`, run as `serve`) scores every object under the `data` input; the
+    `model` input is a training step's model.tar.gz (FromStep) or a pipeline parameter holding a
+    model package ARN (FromParameter). Never cached (decisions.md): it scores gated models only,
+    and a new object at the same S3 URI must be scored again. The fields are CreateTransformJob's;
+    None leaves the value to the container's /execution-parameters, then the platform's default.
+    """
+
+    outputs: tuple[Output, ...] = (Output("transform", ("<key>.out",)),)
+    cacheable: bool = False
+    content_type: str = "text/csv"
+    accept: str = "text/csv"
+    split_type: str = "Line"  # Line | None (None: one request per object, refused above the payload limit)
+    batch_strategy: str = "MultiRecord"
+    max_payload_mb: int | None = None  # 1..100; None: the container's floor(100 / workers)
+    max_concurrent_transforms: int | None = None  # None: the container's worker count
+    assemble_with: str = "Line"
+    input_filter: str | None = None  # DataProcessing, JSONPath (at most 63 characters)
+    join_source: str | None = None  # "Input": the output line follows the input line
+    output_filter: str | None = None
+    invocation_timeout: int = 600  # ModelClientConfig; reaches the server as SAGEMAKER_MODEL_SERVER_TIMEOUT
+    max_retries: int = 3
+    environment: Mapping[str, str] = field(default_factory=dict)  # the Model's Environment (at most 16)
+    instance_type: str = "ml.m5.xlarge"
+    after: tuple[str, ...] = ()  # steps it must follow without reading their outputs (register: gated models only)
+
+
+@dataclass(frozen=True)
 class Gate:
     """A ConditionStep: JsonGet(json_path) of a file a step wrote, against a pipeline parameter."""
 
@@ -187,6 +217,11 @@ def _check(pipeline: Pipeline) -> None:
         for param in step.fixed:
             if param not in step.params or param in step.bind or param in step.bind_account:
                 raise ValueError(f"step '{step.name}' fixes '{param}': an undeclared or already bound parameter")
+        if isinstance(step, TransformStep):
+            _check_transform(step)
+            unknown = [name for name in step.after if name not in seen]
+            if unknown:
+                raise ValueError(f"step '{step.name}' follows {unknown}, not declared before it")
         if step.sagemaker_api and not {"backend", "endpoint_url"} <= set(step.params):
             raise ValueError(f"step '{step.name}' calls the SageMaker API but declares no 'backend' and 'endpoint_url'")
         seen[step.name] = step
@@ -195,6 +230,40 @@ def _check(pipeline: Pipeline) -> None:
         if pipeline.gate.parameter not in parameters:
             raise ValueError(f"gate reads undeclared parameter '{pipeline.gate.parameter}'")
 
+
+def _check_transform(step: TransformStep) -> None:
+    """CreateTransformJob's own rules, and decisions.md's, when the spec is built."""
+    names = {i.name for i in step.inputs}
+    if names != {"data", "model"}:
+        raise ValueError(f"transform step '{step.name}' takes inputs 'data' and 'model', not {sorted(names)}")
+    if step.split_type not in ("Line", "None") or step.assemble_with not in ("Line", "None"):
+        raise ValueError(f"transform step '{step.name}': SplitType and AssembleWith are Line or None")
+    if step.batch_strategy not in ("MultiRecord", "SingleRecord"):
+        raise ValueError(f"transform step '{step.name}': BatchStrategy {step.batch_strategy!r}")
+    if step.max_payload_mb is not None and not 1 <= step.max_payload_mb <= 100:
+        raise ValueError(f"transform step '{step.name}': MaxPayloadInMB {step.max_payload_mb}: use 1..100 "
+                         "(0, unbounded, is refused: requests must stay memory-bounded)")
+    if step.max_payload_mb and step.max_concurrent_transforms and step.max_payload_mb * step.max_concurrent_transforms > 100:
+        raise ValueError(f"transform step '{step.name}': MaxConcurrentTransforms x MaxPayloadInMB exceeds 100")
+    if step.join_source not in (None, "Input", "None") or not 1 <= step.invocation_timeout <= 3600 \
+            or not 0 <= step.max_retries <= 3 or len(step.environment) > 16:
+        raise ValueError(f"transform step '{step.name}': JoinSource, InvocationsTimeoutInSeconds (1-3600), "
+                         "InvocationsMaxRetries (0-3) or Environment (at most 16 entries) out of range")
+    for name in ("input_filter", "output_filter"):
+        value = getattr(step, name)
+        if value is not None and len(value) > 63:
+            raise ValueError(f"transform step '{step.name}': {name} {value!r} is longer than 63 characters")
+
+
+def transform_steps(pipeline: "Pipeline") -> list[TransformStep]:
+    return [s for s in pipeline.steps if isinstance(s, TransformStep)]
+
+
+# The feature step's batch input for a transform: the test split as headerless CSV, the target first,
+# then the features in training order. DataProcessing sends the features ($[1:]) and keeps the target
+# beside the score ($[0,-2,-1]: target, probability, label): line N of the .out is line N of the input.
+BATCH_TEST_FILE = "test.csv"
+BATCH_JOIN = {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-2,-1]"}
 
 # ---- the classifier pipeline: clean -> feature -> train -> evaluation -> gate -> register -> deploy
 
@@ -314,7 +383,7 @@ CLASSIFIER = Pipeline(
             "feature", "feature.py", PROCESS_IMAGE,
             inputs=(Input("cleaned", FromStep("clean", "cleaned")),),
             outputs=(*(Output(s, (f"{s}.parquet",)) for s in SPLITS), Output("preprocessor", ("preprocessor.joblib", "schema.json")),
-                     Output("baseline", BASELINE_FILES)),
+                     Output("baseline", BASELINE_FILES), Output("batch", (BATCH_TEST_FILE,))),
             params=FEATURE_PARAMS,
         ),
         TrainingStep(
@@ -367,6 +436,12 @@ CLASSIFIER = Pipeline(
                   "capture_destination": "DataCaptureS3Uri"},
             bind_account={"role_arn": ACCOUNT_MODEL_ROLE},  # the endpoint's role, not the job's
             cacheable=False, on_gate_pass=True, sagemaker_api=True,
+        ),
+        # the registered model scores the test split as a Batch Transform job (with its CreateModel step)
+        TransformStep(
+            "transform", "serve", TRAIN_IMAGE,
+            inputs=(Input("data", FromStep("feature", "batch")), Input("model", FromStep("train", "model"))),
+            on_gate_pass=True, after=("register",), **BATCH_JOIN,
         ),
     ),
     gate=Gate(
@@ -447,8 +522,30 @@ FORECAST = Pipeline(
     ),
 )
 
-PIPELINES = {p.name: p for p in (CLASSIFIER, FORECAST)}
-BY_TASK = {p.task: p for p in PIPELINES.values()}
+# ---- the score pipeline: weekly (or nightly) scoring of new data with an approved model package
+
+SCORE = Pipeline(
+    name="score",
+    task="classifier",
+    parameters=(
+        Parameter("InputData", str, "data/score", "headerless CSV files to score, features in training order: "
+                  "an S3 prefix (a local file or folder locally)"),
+        Parameter("ModelPackageArn", str, "", "the approved model package to score with (empty locally: the "
+                  "group's latest Approved; give it when starting the pipeline)",
+                  cloud_default="arn:aws:sagemaker:us-east-1:000000000000:model-package/classifier/1"),
+        Parameter("ModelPackageGroup", str, "classifier", "locally, the group whose latest Approved package "
+                  "scores when ModelPackageArn is empty"),
+    ),
+    steps=(
+        TransformStep(
+            "transform", "serve", TRAIN_IMAGE,
+            inputs=(Input("data", FromParameter("InputData")), Input("model", FromParameter("ModelPackageArn"))),
+        ),
+    ),
+)
+
+PIPELINES = {p.name: p for p in (CLASSIFIER, FORECAST, SCORE)}
+BY_TASK = {p.task: p for p in (CLASSIFIER, FORECAST)}
 
 
 def pipeline(name: str) -> Pipeline:

@@ -12,15 +12,17 @@ import codecs
 from .errors import RequestError
 
 CSV, JSON, ARROW, PARQUET = "csv", "json", "arrow", "parquet"
+JSONL = "jsonl"  # one JSON record per line in, one result per line out (Batch Transform's SplitType=Line)
 
 READERS = {
     "text/csv": CSV,
     "application/json": JSON,
+    "application/jsonlines": JSONL,
     "application/vnd.apache.arrow.stream": ARROW,
     "application/x-parquet": PARQUET,
     "application/vnd.apache.parquet": PARQUET,
 }
-WRITERS = {"application/json": JSON, "text/csv": CSV}
+WRITERS = {"application/json": JSON, "text/csv": CSV, "application/jsonlines": JSONL}
 DEFAULT_WRITER = "application/json"
 _WILDCARDS = {"*/*": DEFAULT_WRITER, "application/*": "application/json", "text/*": "text/csv"}
 

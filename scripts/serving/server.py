@@ -83,7 +83,10 @@ def load_forecast_handler(config: ServingConfig):
 
     model, metadata = artifact.load(layout.model_dir())
     artifact.self_test(model, metadata)
-    handler = ForecastHandler(model, metadata, config.max_payload_bytes, config.max_concurrent_transforms)
+    from .batch import BatchOptions
+
+    handler = ForecastHandler(model, metadata, config.max_payload_bytes, config.max_concurrent_transforms,
+                              batch=BatchOptions(config.batch, config.bad_records, config.max_concurrent_transforms))
     sample = json.dumps({"series": metadata.get("sample_series") or model.ids[:1]}).encode()
     answer = handler.invocations("application/json", "application/json", sample)
     if answer.status != 200:

@@ -56,12 +56,14 @@ def test_the_definition_is_valid_against_the_sagemaker_service_model(definition)
 
 def test_every_spec_step_is_a_job_of_its_kind_and_the_gate_follows(definition):
     steps = steps_by_name(definition)
+    kinds = {spec.TrainingStep: "Training", spec.ProcessingStep: "Processing", spec.TransformStep: "Transform"}
     for step in PIPELINE.steps:
-        assert steps[step.name]["Type"] == ("Training" if isinstance(step, spec.TrainingStep) else "Processing")
+        assert steps[step.name]["Type"] == kinds[type(step)]
     top = [s.name for s in PIPELINE.steps if not s.on_gate_pass]
     assert [s["Name"] for s in definition["Steps"]] == top + ["evaluation-gate"]
     gated = [s["Name"] for s in steps["evaluation-gate"]["Arguments"]["IfSteps"]]
-    assert gated == [s.name for s in PIPELINE.steps if s.on_gate_pass] == ["register", "deploy"]
+    assert [s.name for s in PIPELINE.steps if s.on_gate_pass] == ["register", "deploy", "transform"]
+    assert gated == ["register", "deploy", "transform-model", "transform"]  # a transform: its CreateModel step first
 
 
 # ---- the images run what the definition names ----------------------------------------------------
@@ -87,6 +89,8 @@ def test_every_entrypoint_is_a_script_present_in_the_image_it_names(definition):
 
 def test_each_step_script_takes_its_names_from_its_spec_step():
     for step in PIPELINE.steps:
+        if isinstance(step, spec.TransformStep):
+            continue  # the serving image's `serve`
         text = (REPO / "scripts" / step.script).read_text()
         assert f'CLASSIFIER.step("{step.name}")' in text, f"{step.script} does not read its names from spec step '{step.name}'"
 
@@ -207,7 +211,7 @@ def test_caching_with_an_expiry_on_cacheable_steps_only(definition):
             assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
         else:
             assert "CacheConfig" not in step
-    assert {s.name for s in PIPELINE.steps if not s.cacheable} == {"register", "deploy"}  # side effects
+    assert {s.name for s in PIPELINE.steps if not s.cacheable} == {"register", "deploy", "transform"}  # side effects
 
 
 # ---- the gate ------------------------------------------------------------------------------------
@@ -221,7 +225,7 @@ def test_the_gate_compares_the_evaluation_files_json_path_with_the_floor_paramet
     assert condition["LeftValue"] == {"Std:JsonGet": {
         "PropertyFile": {"Get": f"Steps.{gate.step}.PropertyFiles.EvaluationFile"}, "Path": gate.json_path}}
     assert condition["RightValue"] == {"Get": f"Parameters.{gate.parameter}"}
-    assert [s["Name"] for s in steps["evaluation-gate"]["Arguments"]["IfSteps"]] == ["register", "deploy"]
+    assert [s["Name"] for s in steps["evaluation-gate"]["Arguments"]["IfSteps"]] == ["register", "deploy", "transform-model", "transform"]
     (fail,) = steps["evaluation-gate"]["Arguments"]["ElseSteps"]
     assert fail["Type"] == "Fail" and gate.fail_message in json.dumps(fail["Arguments"]["ErrorMessage"])
 

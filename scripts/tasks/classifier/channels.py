@@ -4,6 +4,8 @@
                     instance: every instance of a processing job uploads to the same S3 prefix)
     train/ validation/ test/    <split>.parquet: raw rows, as serving will see them
     preprocessor/   preprocessor.joblib (fitted on train only) and schema.json naming its SHA-256
+    batch/          test.csv: the test split as a Batch Transform input (headerless, target first, then
+                    the features in training order)
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def write_split(directory: Path, name: str, rows: pd.DataFrame) -> None:
 
 def read_split(directory: Path) -> pd.DataFrame:
     return storage.read_tables(Path(directory))
+
+
+def write_batch(directory: Path, name: str, rows: pd.DataFrame, schema: Schema) -> None:
+    """Headerless CSV, one record per line (SplitType=Line): the target, then the features as serving reads
+    headerless rows; the transform's InputFilter $[1:] leaves the target out of each request."""
+    path = Path(directory) / name
+    with storage.atomic_path(path) as tmp:
+        rows[[schema.target, *schema.features]].to_csv(tmp, index=False, header=False, lineterminator="\n")
 
 
 # ---- preprocessor ----------------------------------------------------------------------------------
