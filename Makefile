@@ -92,13 +92,15 @@ deploy:
 drift: $(READY)
 	@$(PYTHON) -m localrun.drift --work-dir $(call q,$(WORK)) $(if $(DATA),--data $(call q,$(DATA))) $(if $(FAIL),--fail-on-violation)
 
-# A Batch Transform job, run locally as SageMaker runs it: every file under DATA split by line (headerless),
-# scored by the endpoint's model (MODEL=<model.tar.gz> to choose), <name>.out per file; prints where they are.
+# The score pipeline's Batch Transform, run locally as SageMaker runs it: every file under DATA split by line
+# (headerless), scored by the latest Approved package (MODEL=<model.tar.gz> to choose; the latest run's model when
+# none is approved), <name>.out per file and manifest.json; prints where they are. ENGINE=docker: the serving image.
 # make transform DATA=<file or folder> [MODEL=model.tar.gz] [INSTANCES=2] [TRANSFORM_ARGS="--batch-strategy SingleRecord"]
 transform: $(READY)
 	@test -n $(call q,$(DATA)) || { echo "make transform DATA=<file or folder> [MODEL=<model.tar.gz>]" >&2; exit 2; }
 	@$(PYTHON) -m localrun.transform --work-dir $(call q,$(WORK)) --data $(call q,$(DATA)) \
-		$(if $(MODEL),--model $(call q,$(MODEL))) $(if $(INSTANCES),--instances $(call q,$(INSTANCES))) $(TRANSFORM_ARGS)
+		$(if $(MODEL),--model $(call q,$(MODEL))) $(if $(INSTANCES),--instances $(call q,$(INSTANCES))) \
+		$(if $(ENGINE),--engine $(call q,$(ENGINE))) $(TRANSFORM_ARGS)
 
 # Local runs and what made a model: make lineage MODEL=<model.tar.gz or SHA-256>
 runs: $(READY)

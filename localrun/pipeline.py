@@ -142,6 +142,8 @@ def run_transform_step(step: spec.TransformStep, results: dict[str, StepResult],
     package = None
     if isinstance(model_source, spec.FromStep):
         model_tar = results[model_source.step].outputs[model_source.output] / "model.tar.gz"
+        decision = read_output_json(results, "register", "registration", spec.DECISION_FILE) if "register" in step.after else None
+        package = (decision or {}).get("model_package_arn")  # the package register made of this model, for the manifest
     else:
         if api_url is None:
             raise RuntimeError(f"step '{step.name}' reads a model package: it needs the local control plane")
@@ -270,7 +272,7 @@ def smoke_test_endpoint(results: dict[str, StepResult], deployment: dict[str, An
 
 # the one file a person opens of an output, and its report for people
 PRIMARY_FILES = {"model": "model.tar.gz", "evaluation": spec.EVALUATION_FILE, "registration": spec.DECISION_FILE,
-                 "deployment": spec.DEPLOYMENT_FILE}
+                 "deployment": spec.DEPLOYMENT_FILE, "transform": spec.BATCH_TEST_FILE + ".out"}
 REPORT_FILES = {"evaluation": spec.EVALUATION_REPORT, "drift": "drift_report.html", "registration": spec.COMPARISON_REPORT}
 
 

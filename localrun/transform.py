@@ -37,6 +37,7 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 from common.errors import ConfigError
+from pipeline import spec
 
 from .endpoint import free_port, lay_out_serving, wait_healthy
 from .dataprocessing import DataProcessing, fields_of
@@ -555,31 +556,60 @@ def package_model(api_url: str, package: str = "", group: str = "") -> tuple[Pat
 
 
 # -- make transform -----------------------------------------------------------------------------
-def default_model(work: Path) -> tuple[Path, str]:
-    """The model the endpoint serves (its package's ModelDataUrl via the local control plane), else the
-    latest run's model.tar.gz."""
+def default_model(work: Path, group: str = "") -> tuple[Path, str, str | None]:
+    """(model.tar.gz, where it came from, package ARN or None): the group's latest Approved package in the
+    local registry (through the control plane when it runs, else read from its state), else the latest
+    run's model.tar.gz."""
     summary_path = work / "latest" / "summary.json"
-    if not summary_path.is_file():
-        raise ConfigError(f"no run under {work} (give MODEL=<model.tar.gz>, or `make run` first)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    arn = (summary.get("deployment") or {}).get("model_package_arn")
-    if arn:
-        from .controlplane import daemon
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    group = group or (summary.get("registration") or {}).get("model_package_group") or "classifier"
+    state = work / "controlplane"
+    from .controlplane import daemon
 
-        plane = daemon.status(work / "controlplane")
+    plane = daemon.status(state)
+    try:
         if plane:
-            import boto3
-
-            sm = boto3.client("sagemaker", endpoint_url=plane["url"], region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")
-            containers = sm.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]["Containers"]
-            url = urlparse(containers[0]["ModelDataUrl"])  # file:// URL or an absolute path, locally
-            if url.scheme in ("file", "") and Path(url.path).is_file():
-                return Path(url.path), f"package {arn} (the endpoint's)"
+            model, arn = package_model(plane["url"], "", group)
+        else:
+            model, arn = _approved_offline(state, group)
+        return model, f"package {arn} (the latest Approved of group {group!r})", arn
+    except ConfigError as exc:
+        reason = str(exc)
     model = (summary.get("outputs") or {}).get("model")
     if not model or not Path(model).is_file():
-        raise ConfigError(f"{summary_path} names no model.tar.gz that exists: give MODEL=<model.tar.gz>")
-    return Path(model), f"run {summary.get('run_dir', work / 'latest')}"
+        raise ConfigError(f"no model to score with: {reason}; and no run under {work} names a model.tar.gz "
+                          "(give MODEL=<model.tar.gz>, or `make run` first)")
+    print(f"transform: {reason}; scoring with the latest run's model instead", file=sys.stderr)
+    return Path(model), f"run {summary.get('run_dir', work / 'latest')} (no Approved package)", None
+
+
+def _approved_offline(state: Path, group: str) -> tuple[Path, str]:
+    """The group's newest Approved package from the stopped control plane's state (read only)."""
+    import sqlite3
+
+    database = state / "state.db"
+    if not database.is_file():
+        raise ConfigError(f"no local model registry under {state}")
+    with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT body FROM model_packages WHERE group_name = ? ORDER BY version", (group,)).fetchall()
+    approved = [b for b in (json.loads(r[0]) for r in rows) if b.get("ModelApprovalStatus") == "Approved"]
+    if not approved:
+        raise ConfigError(f"model package group {group!r} has no Approved package")
+    package = approved[-1]
+    from registry import packages
+
+    url = urlparse(packages.model_data_url(package))
+    if url.scheme not in ("file", "") or not Path(url.path).is_file():
+        raise ConfigError(f"package {package['ModelPackageArn']}: its ModelDataUrl {url.geturl()} is not a local file")
+    return Path(url.path), package["ModelPackageArn"]
+
+
+def _engine(name: str, work: Path) -> Engine:
+    if name == "process":
+        return ProcessEngine()
+    from .docker_engine import DockerEngine
+
+    return DockerEngine()
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -596,32 +626,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="model.tar.gz (default: the endpoint's model, else the latest run's)")
     parser.add_argument("--work-dir", type=Path, default=REPO / "work")
     parser.add_argument("--output", type=Path, help="where the .out files go (default WORK_DIR/transform/<time>/output)")
-    parser.add_argument("--content-type", default="text/csv")
-    parser.add_argument("--accept", default="text/csv")
-    parser.add_argument("--split-type", default="Line", choices=["Line", "None"])
-    parser.add_argument("--batch-strategy", help="MultiRecord or SingleRecord (default: the container's answer)")
-    parser.add_argument("--max-payload-mb", type=int, help="1..100 (default: the container's answer, else 6)")
-    parser.add_argument("--max-concurrent-transforms", type=int, help="default: the container's answer, else 1")
-    parser.add_argument("--assemble-with", default="Line", choices=["Line", "None"])
-    parser.add_argument("--instances", type=int, default=1, help="simulated instances (InstanceCount)")
+    step = spec.SCORE.step("transform")  # the score pipeline's transform: its declared values are the defaults
+    parser.add_argument("--group", default="", help="model package group (default: the latest run's, else classifier)")
+    parser.add_argument("--content-type", default=step.content_type)
+    parser.add_argument("--accept", default=step.accept)
+    parser.add_argument("--split-type", default=step.split_type, choices=["Line", "None"])
+    parser.add_argument("--batch-strategy", default=step.batch_strategy, help="MultiRecord or SingleRecord")
+    parser.add_argument("--max-payload-mb", type=int, default=step.max_payload_mb,
+                        help="1..100 (default: the container's answer, else 6)")
+    parser.add_argument("--max-concurrent-transforms", type=int, default=step.max_concurrent_transforms,
+                        help="default: the container's answer, else 1")
+    parser.add_argument("--assemble-with", default=step.assemble_with, choices=["Line", "None"])
+    parser.add_argument("--input-filter", default=step.input_filter, help="DataProcessing InputFilter, e.g. '$[1:]'")
+    parser.add_argument("--join-source", default=step.join_source, choices=["Input", "None"])
+    parser.add_argument("--output-filter", default=step.output_filter, help="DataProcessing OutputFilter, e.g. '$[0,-2]'")
+    parser.add_argument("--instances", type=int, default=step.instance_count, help="simulated instances (InstanceCount)")
+    parser.add_argument("--engine", choices=["process", "docker"], default="process",
+                        help="docker: the serving image, each instance on its own port of the host network")
     parser.add_argument("--env", type=_env_pair, action="append", default=[], help="the model's Environment: NAME=VALUE")
-    parser.add_argument("--invocation-timeout", type=int, default=600, help="InvocationsTimeoutInSeconds")
-    parser.add_argument("--max-retries", type=int, default=3, help="InvocationsMaxRetries")
+    parser.add_argument("--invocation-timeout", type=int, default=step.invocation_timeout, help="InvocationsTimeoutInSeconds")
+    parser.add_argument("--max-retries", type=int, default=step.max_retries, help="InvocationsMaxRetries")
     args = parser.parse_args(argv)
 
     work = args.work_dir.resolve()
     job_dir = work / "transform" / time.strftime("%Y%m%d-%H%M%S")
     try:
-        model, source = (args.model.resolve(), "given") if args.model else default_model(work)
+        model, source, package = (args.model.resolve(), "given", None) if args.model else default_model(work, args.group)
         job = TransformJob(
             data=args.data.resolve(), output=(args.output or job_dir / "output").resolve(), model_tar=model,
             content_type=args.content_type, accept=args.accept, split_type=args.split_type,
             batch_strategy=args.batch_strategy, max_payload_mb=args.max_payload_mb,
             max_concurrent_transforms=args.max_concurrent_transforms, assemble_with=args.assemble_with,
             instances=args.instances, environment=dict(args.env), invocation_timeout=args.invocation_timeout,
-            max_retries=args.max_retries)
+            max_retries=args.max_retries, input_filter=args.input_filter, join_source=args.join_source,
+            output_filter=args.output_filter, model_package=package)
         print(f"transform: {job.data} with {model} ({source}), {job.instances} instance(s)", flush=True)
-        result = run_transform(job, job_dir)
+        result = run_transform(job, job_dir, _engine(args.engine, work))
     except ConfigError as exc:
         print(f"transform: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Batch Transform's CSV mini-batches: one output line per input line, in order, in bounded memory.
+"""Batch Transform's mini-batches (CSV, JSON Lines): one output line per input line, in order, in bounded memory.
 
 With SplitType=Line the platform packs whole lines of an input object into each request, so
 every line is a record and the answer must hold exactly one line per record for AssembleWith=Line
@@ -8,8 +8,13 @@ so the decoded columns, feature matrix and output text of only one slice exist a
 - A slice the fast path scores with exactly its line count is served as is. Otherwise (a bad
   value, a blank line, a quoted newline) its lines are decoded in groups, and a failing group's
   one by one, to find the bad ones:
-  `fail` (the default) answers 400 naming the first bad line; `placeholder` answers its stated
-  placeholder for each bad line and scores the others.
+  `fail` (the default) answers 400 naming the first bad line; `placeholder` answers a placeholder on
+  each bad line and scores the others: in CSV an empty probability and the error in the label's
+  column (`,"line 10: ..."`, the same field count, so joins keep their columns), in JSON Lines
+  `{"error": "line 10: ..."}`, in JSON `{"probability": null, "label": null, "error": ...}`.
+- JSON Lines (`application/jsonlines`): one record per line, an object by feature name or a list in
+  training order; every batch answer holds one line per record. JSON Lines is line-based in
+  real-time requests too.
 - A header line is refused (decisions.md: SageMaker has no header-skip setting, and a skipped line
   would shift every output line against its input): strip it from the input files.
 - The CSV answer carries no final newline: under AssembleWith=Line the platform, and the SDK's
@@ -27,9 +32,9 @@ from .errors import RequestError
 
 SLICE_BYTES = 4 * 1024 * 1024
 GROUP_LINES = 256  # a slice that fails is retried in groups of lines before line by line
-# A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder: both fields empty (missing
-# to any CSV reader), the same field count as a scored line so joins keep their columns.
-PLACEHOLDER_CSV = ","
+# A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder (decisions.md): in CSV an empty
+# probability (missing to any CSV reader) and the error in the second column, the field count of a scored line.
+PLACEHOLDER_CSV = ","  # followed by the quoted error
 _SINGLE_ROW = re.compile(r"^row 1(?: \(line 1\))?(?=, |: )")  # the decoder's place, for a body of one line
 
 
@@ -41,19 +46,30 @@ class BatchOptions:
     slice_bytes: int = SLICE_BYTES
 
 
-def _placeholder_json(reason: str) -> str:
+def placeholder(out_kind: str, reason: str) -> str:
+    if out_kind == media.CSV:
+        return PLACEHOLDER_CSV + '"' + reason.replace('"', '""') + '"'
+    if out_kind == media.JSONL:
+        return json.dumps({"error": reason})
     return json.dumps({"probability": None, "label": None, "error": reason})
 
 
 class CsvBatch:
-    """Scores one mini-batch of CSV lines with a Handler's decoder, scorer and encoder."""
+    """Scores one mini-batch of CSV lines (or JSON Lines: in_kind) with a Handler's decoder, scorer and encoder."""
 
-    def __init__(self, handler, options: BatchOptions):
+    def __init__(self, handler, options: BatchOptions, in_kind: str = media.CSV):
         self.handler = handler
         self.options = options
+        self.in_kind = in_kind
+
+    def _decode(self, body: bytes, charset: str):
+        """The rows of these lines (a JSON Lines group is decoded as the JSON list of its records)."""
+        if self.in_kind == media.JSONL:
+            return self.handler.decoder.decode(media.JSON, b"[" + body.replace(b"\n", b",") + b"]", charset)
+        return self.handler.decoder.decode(media.CSV, body, charset, {"header": "absent"})
 
     def score(self, body: bytes | bytearray, charset: str, params: dict, out_kind: str) -> bytes:
-        header = params.get("header", "").strip().lower()
+        header = "absent" if self.in_kind == media.JSONL else params.get("header", "").strip().lower()
         if header == "present":
             raise RequestError(400, "Content-Type header=present cannot apply to Batch Transform mini-batches "
                                     "(only the first holds the header); strip the header line from the input files")
@@ -83,7 +99,7 @@ class CsvBatch:
                 parts.append(self._slice(chunk, line, charset, out_kind))
                 line += chunk.count(b"\n") + 1
                 start = stop + 1
-        if out_kind == media.CSV:  # every part ends with a newline; the platform adds the last one
+        if out_kind in (media.CSV, media.JSONL):  # every part ends with a newline; the platform adds the last one
             parts[-1] = parts[-1][:-1]
             return b"".join(parts)
         return b'{"predictions":[' + b",".join(parts) + b"]}"
@@ -92,7 +108,7 @@ class CsvBatch:
         """Output lines (CSV, each ending with a newline) or JSON records (joined by commas) for these lines."""
         lines = chunk.count(b"\n") + 1
         try:
-            batch = self.handler.decoder.decode(media.CSV, chunk, charset, {"header": "absent"})
+            batch = self._decode(chunk, charset)
             if batch.rows == lines:
                 return self._encode(batch, out_kind)
         except RequestError:
@@ -101,11 +117,13 @@ class CsvBatch:
 
     def _decodes(self, body: bytes, lines: int, charset: str) -> bool:
         try:
-            return self.handler.decoder.decode(media.CSV, body, charset, {"header": "absent"}).rows == lines
+            return self._decode(body, charset).rows == lines
         except RequestError:
             return False
 
     def _encode(self, batch, out_kind: str) -> bytes:
+        if out_kind == media.JSONL:
+            return ("\n".join(self._rows(batch, out_kind)) + "\n").encode()
         proba = self.handler.scorer.predict_proba(batch)
         encoded = self.handler._encode(out_kind, proba, proba >= self.handler.model.threshold)
         if out_kind == media.CSV:
@@ -122,7 +140,8 @@ class CsvBatch:
                 try:
                     if not record.strip():
                         raise RequestError(400, "empty line (every line of a SplitType=Line input is a record)")
-                    decoder.decode(media.CSV, record, charset, {"header": "absent"})
+                    if self._decode(record, charset).rows != 1:
+                        raise RequestError(400, "not one record")
                 except RequestError as exc:
                     message, named = _SINGLE_ROW.subn(f"line {first_line + i}", str(exc), count=1)
                     reason = message if named else f"line {first_line + i}: {message}"
@@ -131,16 +150,15 @@ class CsvBatch:
                                                        "a placeholder line instead)") from None
                     bad[i] = reason
         good = [record for i, record in enumerate(records) if i not in bad]
-        scored = self._rows(decoder.decode(media.CSV, b"\n".join(good), charset, {"header": "absent"}),
-                            out_kind) if good else []
+        scored = self._rows(self._decode(b"\n".join(good), charset), out_kind) if good else []
         out, taken = [], 0
         for i in range(len(records)):
             if i in bad:
-                out.append(PLACEHOLDER_CSV if out_kind == media.CSV else _placeholder_json(bad[i]))
+                out.append(placeholder(out_kind, bad[i]))
             else:
                 out.append(scored[taken])
                 taken += 1
-        if out_kind == media.CSV:
+        if out_kind in (media.CSV, media.JSONL):
             return ("\n".join(out) + "\n").encode()
         return ",".join(out).encode()
 

@@ -72,8 +72,8 @@ class Handler:
                                         "(SAGEMAKER_MAX_PAYLOAD_IN_MB); split the batch")
             kind, charset, params = media.reader(content_type)
             out_kind, out_type = media.writer(accept)
-            if self.batch.enabled and kind == media.CSV:  # a mini-batch: one output line per input line
-                return Response(200, CsvBatch(self, self.batch).score(body, charset, params, out_kind), out_type)
+            if kind == media.JSONL or (self.batch.enabled and kind == media.CSV):  # one output line per input line
+                return Response(200, CsvBatch(self, self.batch, kind).score(body, charset, params, out_kind), out_type)
             batch = self.decoder.decode(kind, body, charset, params)
             proba = self.scorer.predict_proba(batch)
             positive = proba >= self.model.threshold  # the artifact's decision threshold, as Model.label
@@ -93,6 +93,10 @@ class Handler:
 
         Probabilities print as the shortest text that reads back to the same float (repr).
         """
+        if kind == media.JSONL:  # one result per line, as a batch answer
+            labels = self._json_labels
+            return "\n".join([f'{{"probability":{p!r},"label":{labels[y]}}}'
+                              for p, y in zip(proba.tolist(), positive.tolist())]).encode()
         if len(proba) >= 64:  # pyarrow formats a large batch about 3x faster than a Python loop
             return self._encode_arrow(kind, proba, positive)
         pairs = zip(proba.tolist(), positive.tolist())

@@ -15,7 +15,8 @@ import pytest
 from common.errors import ConfigError
 from contract.serving import MIB, serving_config
 from serve_process import Server, serving_tree
-from serving.batch import PLACEHOLDER_CSV
+from serving import media
+from serving.batch import placeholder
 
 CSV_IN_CSV_OUT = {"Content-Type": "text/csv", "Accept": "text/csv"}
 
@@ -155,8 +156,8 @@ def test_placeholder_mode_keeps_every_other_line_aligned(placeholder_server, han
     expected = iter(as_scores(real_time_lines(handler, b"\n".join(good) + b"\n")))
     assert len(got) == body.count(b"\n")
     for number, line in enumerate(got, 1):
-        if number in bad:
-            assert line == PLACEHOLDER_CSV
+        if number in bad:  # an empty probability, the error in the label's column: the same field count
+            assert line.startswith(',"line ') and line == placeholder(media.CSV, bad_reasons(placeholder_server, body)[number])
         else:
             assert as_scores([line]) == [next(expected)]
 
@@ -238,4 +239,42 @@ def test_line_numbers_and_placeholders_across_slices(model, handler, test_file, 
     good = b"\n".join(line for number, line in enumerate(lines, 1) if number not in bad)
     expected = iter(real_time_lines(handler.__class__(model, 64 * MIB), good))
     for number, line in enumerate(got, 1):
-        assert line == (PLACEHOLDER_CSV if number in bad else next(expected)), number
+        if number in bad:
+            assert line.startswith(f',"line {number}: '), line
+        else:
+            assert line == next(expected), number
+
+
+def bad_reasons(srv, body: bytes) -> dict[int, str]:
+    """Line number -> the error the JSON answer gives for it (the CSV placeholder carries the same text)."""
+    status, answer, _ = srv.request("POST", "/invocations", body, {"Content-Type": "text/csv", "Accept": "application/json"})
+    assert status == 200
+    return {i: p["error"] for i, p in enumerate(json.loads(answer)["predictions"], 1) if p.get("error")}
+
+
+def test_json_lines_in_and_out_one_result_per_record(batch_server, placeholder_server, handler, model, rows):
+    """application/jsonlines for the classifier: records by name or position, one line each, in order."""
+    features = list(model.schema.features)
+    sample = rows[features].head(50)
+    records = [json.dumps(r) for r in json.loads(sample.to_json(orient="records"))]
+    records[3] = json.dumps(json.loads(sample.iloc[[3]].to_json(orient="values"))[0])  # a list in training order
+    body = ("\n".join(records) + "\n").encode()
+    status, answer, _ = batch_server.request("POST", "/invocations", body,
+                                             {"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
+    assert status == 200 and not answer.endswith(b"\n")
+    got = [json.loads(line) for line in answer.split(b"\n")]
+    expected = json.loads(handler.invocations("text/csv", "application/json",
+                                              sample.to_csv(index=False, header=False).encode()).body)["predictions"]
+    assert got == expected
+    bad = records[:]
+    bad[7] = '{"' + features[0] + '": [1, 2'  # not JSON
+    body = ("\n".join(bad) + "\n").encode()
+    status, answer, _ = batch_server.request("POST", "/invocations", body,
+                                             {"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
+    assert status == 400 and json.loads(answer)["error"].startswith("line 8: ")
+    status, answer, _ = placeholder_server.request("POST", "/invocations", body,
+                                                   {"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
+    got = [json.loads(line) for line in answer.split(b"\n")]
+    assert status == 200 and len(got) == 50
+    assert list(got[7]) == ["error"] and got[7]["error"].startswith("line 8: ")
+    assert got[:7] + got[8:] == expected[:7] + expected[8:]

@@ -64,9 +64,9 @@ def _parsed(lines: list[str]) -> list[tuple[float, str]]:
 
 
 def test_default_model_is_the_endpoints_package(deployed):
-    path, source = deployed["resolved"]
+    path, source, package = deployed["resolved"]
     assert path.resolve() == deployed["model_tar"].resolve()
-    assert "package" in source and "classifier/1" in source
+    assert "package" in source and "classifier/1" in source and package.endswith("model-package/classifier/1")
 
 
 def test_out_lines_equal_endpoint_and_in_process_scores(deployed, tmp_path):
