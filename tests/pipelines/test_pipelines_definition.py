@@ -286,7 +286,7 @@ def test_a_step_added_to_the_spec_appears_in_the_definition_with_no_other_edit(d
     assert steps["report"]["CacheConfig"]["Enabled"] is True
     # an on_gate_pass step with side effects: inside the gate's passing branch, never cached
     gate = steps["evaluation-gate"]["Arguments"]
-    assert [s["Name"] for s in gate["IfSteps"]] == ["register", "deploy", "publish"]
+    assert [s["Name"] for s in gate["IfSteps"]] == ["register", "deploy", "transform-model", "transform", "publish"]
     assert "CacheConfig" not in steps["publish"]
     assert "PublishInstanceCount" in parameters_of(extended) and "ReportInstanceCount" in parameters_of(extended)
     # what was there before is unchanged

@@ -5,6 +5,7 @@ the model in process say for the same rows, line for line."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 import urllib.request
@@ -188,3 +189,55 @@ def test_split_none_sends_each_object_whole(deployed, tmp_path):
     assert result.objects[0].requests == 1
     text = (tmp_path / "out" / "whole.csv.out").read_text()
     assert text.endswith("\n") and text.splitlines() == deployed["endpoint_lines"][:40]
+
+
+def test_the_runs_transform_step_scores_its_test_split_like_the_endpoint(deployed):
+    """make run's transform step (after register): the feature step's batch file (target first), InputFilter
+    $[1:], joined and filtered to target, probability, label; line N of the .out is line N of the test split."""
+    out = Path(deployed["summary"]["outputs"]["transform"])
+    assert out.name == "test.csv.out"
+    target = deployed["model"].schema.target
+    test = pd.read_parquet(Path(deployed["summary"]["outputs"]["test"]) / "test.parquet")
+    expected = [f"{label},{line}" for label, line in zip(test[target].astype(str), deployed["endpoint_lines"])]
+    assert out.read_text().splitlines() == expected
+    manifest = json.loads((out.parent / "manifest.json").read_text())
+    assert manifest["records_scored"] == len(expected) and manifest["status"] == "Completed"
+    assert manifest["model_package"].endswith("model-package/classifier/1")
+    assert manifest["model_tar_sha256"] == deployed["summary"]["model_sha256"]
+
+
+def test_make_transform_finds_the_approved_package_with_the_control_plane_stopped(deployed):
+    path, source, package = transform.default_model(deployed["work"])  # the fixture stopped the control plane
+    assert path.resolve() == deployed["model_tar"].resolve() and package.endswith("model-package/classifier/1")
+
+
+def test_data_processing_and_placeholders_by_reason_in_the_manifest(deployed, tmp_path):
+    rows = deployed["rows"].head(60).astype(object).copy()
+    rows.insert(0, "row_id", [f"id-{i}" for i in range(60)])
+    rows.iloc[4, rows.columns.get_loc("funded_amnt")] = "lots"
+    rows.iloc[9, rows.columns.get_loc("funded_amnt")] = "many"
+    data = tmp_path / "in" / "ids.csv"
+    data.parent.mkdir()
+    rows.to_csv(data, index=False, header=False)
+    job = replace(_job(deployed, data, tmp_path / "out", input_filter="$[1:]", join_source="Input",
+                       output_filter="$[0,-2]"),
+                  environment={**LIGHT, "SAGEMAKER_BATCH_BAD_RECORDS": "placeholder"})
+    raise_for_failures(run_transform(job, tmp_path / "job"))
+    lines = (tmp_path / "out" / "ids.csv.out").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == list(rows["row_id"])  # the id kept beside its score
+    assert lines[4] == "id-4," and lines[9] == "id-9,"  # a placeholder's empty probability
+    good = [i for i in range(60) if i not in (4, 9)]
+    assert [lines[i].split(",")[1] for i in good] == [deployed["endpoint_lines"][i].split(",")[0] for i in good]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    (reason, count), = manifest["placeholders"].items()
+    assert count == 2 and reason.startswith("line N, column 'funded_amnt'") and "line 5" not in reason
+
+
+def test_split_none_refuses_an_object_over_the_payload_before_starting(deployed, tmp_path):
+    data = tmp_path / "in" / "big.csv"
+    data.parent.mkdir()
+    pd.concat([deployed["rows"]] * 80, ignore_index=True).to_csv(data, index=False, header=False)
+    assert data.stat().st_size > 1024 * 1024
+    with pytest.raises(transform.ConfigError, match="big.csv is .* bytes, above MaxPayloadInMB \\(1 MB\\) with SplitType=None"):
+        run_transform(_job(deployed, data, tmp_path / "out", split_type="None", max_payload_mb=1), tmp_path / "job")
+    assert not (tmp_path / "job").exists()  # nothing started
