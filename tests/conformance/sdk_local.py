@@ -13,6 +13,8 @@ Requests (JSON objects):
   {"kind": "process", "image", "entrypoint": [...], "arguments": [...], "inputs": {name: dir},
    "outputs": [name], "output_dir", "instance_count"}
   {"kind": "serve", "image", "model_tar", "csv"}  -> the predictor's deserialized answer
+  {"kind": "transform", "image", "model_tar", "data" (a folder), "output_dir", "environment", "strategy"}
+      -> the job name and the .out files written under output_dir
   {"kind": "pipeline", "pipeline", "images": {role: uri}, "data", "parameters"} -> status, steps, evaluation.json
 """
 
@@ -101,6 +103,22 @@ def serve(request: dict) -> dict:
     return {"answer": answer}
 
 
+def transform(request: dict) -> dict:
+    """Transformer(...).transform(...) with instance_type="local": the serving image as a Batch Transform
+    container, the input folder and the output folder as file:// URIs."""
+    from sagemaker.model import Model
+
+    model = Model(image_uri=request["image"], model_data=Path(request["model_tar"]).as_uri(), role=ROLE,
+                  env=request.get("environment"), sagemaker_session=session(request.get("container_root")))
+    transformer = model.transformer(instance_count=1, instance_type="local", strategy=request.get("strategy"),
+                                    assemble_with="Line", accept=request.get("accept", "text/csv"),
+                                    output_path=Path(request["output_dir"]).as_uri())
+    transformer.transform(Path(request["data"]).as_uri(), content_type=request.get("content_type", "text/csv"),
+                          split_type="Line", wait=True, logs=False)
+    outs = sorted(str(p) for p in Path(request["output_dir"]).rglob("*.out"))
+    return {"job_name": transformer.latest_transform_job.job_name, "outs": outs}
+
+
 def _objects(s3, bucket: str, prefix: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
@@ -149,7 +167,7 @@ def run_pipeline(request: dict) -> dict:
     }
 
 
-KINDS = {"train": train, "process": process, "serve": serve, "pipeline": run_pipeline}
+KINDS = {"train": train, "process": process, "serve": serve, "transform": transform, "pipeline": run_pipeline}
 
 
 def main() -> None:
