@@ -37,3 +37,25 @@ def test_transformer_in_local_mode_scores_as_the_runners_transform_step(sdk, tra
     assert len(got) == len(features) and got == expected  # line for line, byte for byte
     # local mode's difference: the sub-folder's file was not transformed (the platform would write nested/more.csv.out)
     assert not any(p.endswith("more.csv.out") for p in result["outs"])
+
+
+def test_the_local_runners_docker_engine_runs_the_image_per_instance_on_its_own_port(engine, train_image, runner_run, tmp_path):
+    """localrun.transform on the docker engine: two instances of the serving image on the host network, each
+    with its own SAGEMAKER_BIND_TO_PORT; the .out files equal the process engine's (the runner's step)."""
+    from localrun.docker_engine import DockerEngine
+    from localrun.transform import TransformJob, raise_for_failures, run_transform
+
+    batch = runner_run / "s3" / "feature" / "batch" / "test.csv"
+    lines = batch.read_text().splitlines()
+    data = tmp_path / "in"
+    data.mkdir()
+    for part in range(3):
+        (data / f"part-{part}.csv").write_text("\n".join(lines[part::3]) + "\n")
+    job = TransformJob(data=data, output=tmp_path / "out", model_tar=runner_run / "s3" / "train" / "model" / "model.tar.gz",
+                       instances=2, input_filter="$[1:]", join_source="Input", output_filter="$[0,-2,-1]",
+                       batch_strategy="MultiRecord", environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+    result = raise_for_failures(run_transform(job, tmp_path / "job", DockerEngine(train_image=train_image, client=engine)))
+    assert {o.instance for o in result.objects} == {"algo-1", "algo-2"}
+    expected = (runner_run / "s3" / "transform" / "transform" / "test.csv.out").read_text().splitlines()
+    for part in range(3):
+        assert (tmp_path / "out" / f"part-{part}.csv.out").read_text().splitlines() == expected[part::3]

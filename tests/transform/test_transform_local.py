@@ -215,7 +215,7 @@ def test_data_processing_and_placeholders_by_reason_in_the_manifest(deployed, tm
     rows = deployed["rows"].head(60).astype(object).copy()
     rows.insert(0, "row_id", [f"id-{i}" for i in range(60)])
     rows.iloc[4, rows.columns.get_loc("funded_amnt")] = "lots"
-    rows.iloc[9, rows.columns.get_loc("funded_amnt")] = "many"
+    rows.iloc[9, rows.columns.get_loc("funded_amnt")] = "lots"
     data = tmp_path / "in" / "ids.csv"
     data.parent.mkdir()
     rows.to_csv(data, index=False, header=False)
