@@ -80,7 +80,7 @@ def test_the_score_pipeline_takes_its_input_and_model_package_as_parameters(scor
 
 
 @pytest.mark.parametrize("change, complaint", [
-    (lambda a: a.update(MaxPayloadInMB=101), "MaxPayloadInMB"),
+    (lambda a: a.update(MaxPayloadInMB=-1), "MaxPayloadInMB"),  # the model says min 0; the 100 cap is the spec's check
     (lambda a: a["TransformInput"].update(SplitType="Lines"), "SplitType"),
     (lambda a: a.update(BatchStrategy="MULTI_RECORD"), "BatchStrategy"),  # the docs' spelling is not the API's
     (lambda a: a["ModelClientConfig"].update(InvocationsTimeoutInSeconds=7200), "InvocationsTimeoutInSeconds"),
