@@ -102,9 +102,7 @@ def run_pipeline(config: RunConfig, session: LocalSession) -> dict[str, Any]:
                 continue
             api_url = config.control_plane()
             print(f"--- local control plane: {api_url}", flush=True)
-        if isinstance(step, spec.TransformStep):
-            if step.on_gate_pass and not gate_checked:
-                raise RuntimeError(f"step '{step.name}' follows the gate, which must come from an earlier step")
+        if isinstance(step, spec.TransformStep):  # a job of its own kind: the serving container, never cached
             api_url = api_url or (config.control_plane() if _needs_registry(step) and config.control_plane else None)
             results[step.name] = run_transform_step(step, results, values, session, config, api_url)
             continue
