@@ -153,8 +153,11 @@ def run_transform_step(step: spec.TransformStep, results: dict[str, StepResult],
           f"{package or model_tar})", flush=True)
     started, wall = time.time(), time.perf_counter()
     job = job_of_step(step, Path(data), Path(model_tar), output, instances, package)
+    # the lineage's shape (localrun.lineage reads sha256 and files): what `make lineage` follows
     entry = {"step": step.name, "kind": type(step).__name__, "script": step.script, "image": step.image,
-             "inputs": {"data": {"uri": str(data)}, "model": {"uri": str(model_tar), "package": package}},
+             "inputs": {"data": {"uri": str(data), "sha256": prefix_sha256(prefix_files(Path(data)))},
+                        "model": {"uri": str(Path(model_tar).parent), "package": package,
+                                  "sha256": prefix_sha256(prefix_files(Path(model_tar).parent))}},
              "started": started}
     try:
         result = raise_for_failures(run_transform(job, session.run_dir / "jobs" / step.name, session.engine))
@@ -163,8 +166,10 @@ def run_transform_step(step: spec.TransformStep, results: dict[str, StepResult],
             session.record.step({**entry, "status": "failed", "ended": time.time(), "error": str(failure)})
         raise StepFailed(step.name, failure.result.failed[0].instance, 1, str(failure)) from None
     if session.record:
+        files = prefix_files(output)
         session.record.step({**entry, "status": "succeeded", "ended": time.time(), "records": result.records,
-                             "outputs": {step.outputs[0].name: {"uri": str(output)}}})
+                             "outputs": {step.outputs[0].name: {"uri": str(output), "sha256": prefix_sha256(files),
+                                                                "files": files}}})
     print(f"    {result.records} records scored in {len(result.objects)} object(s); .out files under {output}", flush=True)
     return StepResult(Job(step, {"data": Path(data), "model": Path(model_tar)}), {}, {step.outputs[0].name: output},
                       time.perf_counter() - wall)

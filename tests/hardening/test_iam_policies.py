@@ -58,7 +58,7 @@ def test_each_policy_parses_and_is_scoped(name):
             assert statement["Condition"]["StringEquals"]["cloudwatch:namespace"].startswith("/aws/sagemaker/")
         for resource in resources:  # SageMaker resources: only the pipeline's jobs, the group, the endpoint's
             if resource.startswith("arn:aws:sagemaker:"):
-                assert re.search(r":(processing-job|training-job)/pipelines-\*$|/\$\{ModelPackageGroup\}(/\*)?$"
+                assert re.search(r":(processing-job|training-job|model|transform-job)/pipelines-\*$|/\$\{ModelPackageGroup\}(/\*)?$"
                                  r"|/\$\{EndpointName\}(-\*)?$", resource), resource
 
 
@@ -75,7 +75,8 @@ def test_only_the_api_roles_call_sagemaker_and_only_pipeline_and_deploy_pass_rol
     assert passed == {"arn:aws:iam::${Account}:role/${RolePrefix}-serve"}  # the endpoint's role, nothing else
     pipeline_passes = {r for s in statements("pipeline") if s["Action"] == "iam:PassRole" for r in as_list(s["Resource"])}
     job_roles = [step for step in STEPS if step not in ("serve", "pipeline")]
-    assert pipeline_passes == {f"arn:aws:iam::${{Account}}:role/${{RolePrefix}}-{step}" for step in job_roles}
+    # and serve: the transform step's Model (CreateModel in the pipeline) runs as the endpoint's role
+    assert pipeline_passes == {f"arn:aws:iam::${{Account}}:role/${{RolePrefix}}-{step}" for step in [*job_roles, "serve"]}
     linked = [s for s in statements("deploy") if s["Action"] == "iam:CreateServiceLinkedRole"]
     assert [s["Condition"]["StringEquals"]["iam:AWSServiceName"] for s in linked] == [
         "sagemaker.application-autoscaling.amazonaws.com"]
@@ -175,6 +176,7 @@ def test_trust_policy_is_sagemaker_in_the_own_account():
 
 
 def test_every_step_of_the_pipeline_has_a_role_document():
-    from pipeline.spec import CLASSIFIER
+    from pipeline.spec import CLASSIFIER, TransformStep
 
-    assert {step.name for step in CLASSIFIER.steps} == {name for name in STEPS if name not in ("serve", "pipeline")}
+    jobs = {step.name for step in CLASSIFIER.steps if not isinstance(step, TransformStep)}  # a transform's Model runs as serve
+    assert jobs == {name for name in STEPS if name not in ("serve", "pipeline")}
