@@ -153,8 +153,10 @@ def run_transform_step(step: spec.TransformStep, results: dict[str, StepResult],
           f"{package or model_tar})", flush=True)
     started, wall = time.time(), time.perf_counter()
     job = job_of_step(step, Path(data), Path(model_tar), output, instances, package)
-    # the lineage's shape (localrun.lineage reads sha256 and files): what `make lineage` follows
+    # the lineage entry's shape (code_version, arguments, sha256, files): what `make lineage` reads
+    settings = {k: v for k, v in vars(job).items() if k not in ("data", "output", "model_tar", "environment")}
     entry = {"step": step.name, "kind": type(step).__name__, "script": step.script, "image": step.image,
+             "code_version": session.engine.code_version(step), "arguments": settings, "hosts": [f"algo-{i + 1}" for i in range(job.instances)],
              "inputs": {"data": {"uri": str(data), "sha256": prefix_sha256(prefix_files(Path(data)))},
                         "model": {"uri": str(Path(model_tar).parent), "package": package,
                                   "sha256": prefix_sha256(prefix_files(Path(model_tar).parent))}},
