@@ -137,9 +137,9 @@ def test_an_unchanged_rerun_takes_every_step_from_the_cache(cached_runs):
     _, runs = cached_runs
     (first, first_dir), (second, second_dir) = runs[:2]
     assert set(step_statuses(first_dir).values()) == {"succeeded"}
-    # every cacheable step; register and deploy have side effects and always run
+    # every cacheable step; register, deploy and transform have side effects (or score gated models) and always run
     assert step_statuses(second_dir) == {**dict.fromkeys(("clean", "feature", "train", "evaluation", "drift"), "cached"),
-                                         "register": "succeeded", "deploy": "succeeded"}
+                                         "register": "succeeded", "deploy": "succeeded", "transform": "succeeded"}
     assert second["model_sha256"] == first["model_sha256"] and second["test_auc"] == first["test_auc"]
     # nothing new: the same artifact is reported as registered, and the endpoint is left as it is
     assert first["registration"]["status"] == "Approved" and first["deployment"]["action"] == "created"
@@ -154,7 +154,7 @@ def test_a_changed_hyperparameter_reruns_training_and_what_follows_only(cached_r
     third, third_dir = runs[2]
     # drift reads feature's outputs only: still cached
     assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "drift": "cached", "train": "succeeded", "evaluation": "succeeded",
-                                        "register": "succeeded", "deploy": "succeeded"}
+                                        "register": "succeeded", "deploy": "succeeded", "transform": "succeeded"}
     assert third["model_sha256"] != runs[0][0]["model_sha256"]
 
 
