@@ -1,7 +1,8 @@
 """python -m localrun.transform (make transform): a Batch Transform job, run as SageMaker runs it.
 
-Per simulated instance: the model unpacked under its own /opt/ml tree, `scripts/serve` started with the
-environment a transform container gets (SAGEMAKER_BATCH=true; SAGEMAKER_MAX_PAYLOAD_IN_MB,
+Per simulated instance: the model unpacked under its own /opt/ml tree, the engine's serving container
+(`scripts/serve`, or the serving image with its own SAGEMAKER_BIND_TO_PORT on the host network) started
+with the environment a transform container gets (SAGEMAKER_BATCH=true; SAGEMAKER_MAX_PAYLOAD_IN_MB,
 SAGEMAKER_BATCH_STRATEGY, SAGEMAKER_MAX_CONCURRENT_TRANSFORMS only when the job sets them), GET /ping
 until healthy, then GET /execution-parameters (a 404 is normal). Each value comes from the job first,
 then that answer, then the platform's default (1 request at a time, 6 MB, MultiRecord).
@@ -11,6 +12,10 @@ limit (MultiRecord) or sent one per request (SingleRecord), MaxConcurrentTransfo
 time, and the answers are assembled in input order, one line per record (AssembleWith=Line).
 `<relative path>.out` appears (atomically) only when the whole object succeeded; a failed object is
 reported with the server's message and fails the job. Objects are spread over --instances by key.
+DataProcessing (CSV index filters and the join) is applied outside the container, as on the platform
+(localrun.dataprocessing). `manifest.json` beside the .out files: the model's SHA-256 and package, rows
+scored, placeholders by reason, each object's instance. The pipeline's transform step runs through
+`job_of_step` + `run_transform`; `make transform` is the score pipeline's transform.
 
 A header line is one more record, as on the platform (it has no header-skip setting): the runner
 passes it through unchanged, and the batch server refuses it (decisions.md: batch input is
