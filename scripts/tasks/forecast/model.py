@@ -137,13 +137,24 @@ def _fit_batch(payload: dict[str, Any]) -> dict[str, np.ndarray]:
     return states
 
 
-def _merge(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def merge_states(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """States of several batches (or hosts) as one, sorted by series id; a series in two parts is an error."""
     parts = [p for p in parts if len(p["series"])]
     if not parts:
         raise DataError("no series to model")
     merged = {f: np.concatenate([p[f] for p in parts]) for f in FIELDS}
     order = np.argsort(merged["series"].astype(str), kind="stable")
-    return {f: v[order] for f, v in merged.items()}
+    merged = {f: v[order] for f, v in merged.items()}
+    ids = merged["series"].astype(str)
+    repeated = ids[1:][ids[1:] == ids[:-1]]
+    if len(repeated):
+        raise DataError(f"series '{repeated[0]}' was fitted twice (in two batches or by two hosts)")
+    return merged
+
+
+def empty_states() -> dict[str, np.ndarray]:
+    """The states of no series: the part of a host whose share is empty."""
+    return {f: np.empty((0, 1) if f in MATRIX_FIELDS else 0, dtype=object if f in TEXT_FIELDS else float) for f in FIELDS}
 
 
 def _select(states: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -298,7 +309,7 @@ def fit(
         finished += todo
         fitted_here += todo
         if after_batch is not None:
-            after_batch(_merge(parts))
+            after_batch(merge_states(parts))
         report()
 
     batches = _payloads(train, validation, horizon, season, batch_size, done_ids)
@@ -312,4 +323,4 @@ def fit(
             for todo, future in pending:
                 absorb(todo, future.result())
     report(final=True)
-    return ForecastModel(_merge(parts), freq=freq, horizon=horizon, season=season)
+    return ForecastModel(merge_states(parts), freq=freq, horizon=horizon, season=season)
