@@ -312,7 +312,8 @@ def fit(
             after_batch(merge_states(parts))
         report()
 
-    batches = _payloads(train, validation, horizon, season, batch_size, done_ids)
+    batches = list(_payloads(train, validation, horizon, season, batch_size, done_ids))
+    workers = min(workers, len(batches))  # a pool for one batch costs its start-up and gains nothing
     if workers <= 1:
         for todo, payload in batches:
             absorb(todo, _fit_batch(payload))
