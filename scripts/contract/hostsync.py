@@ -228,7 +228,13 @@ class _Member:
         connection.close()
 
 
-_active: dict[str, object] = {}  # the barrier this process is inside: {"role": _Leader | _Member | None, ...}
+_local = threading.local()  # the barrier the calling thread is inside (a host is a process; tests run hosts as threads)
+
+
+def _active() -> dict:
+    if not hasattr(_local, "state"):
+        _local.state = {}
+    return _local.state
 
 
 @contextmanager
@@ -237,21 +243,22 @@ def job_end_barrier(hosts: tuple[str, ...], current: str) -> Iterator[None]:
     leader = sorted(hosts)[0]
     off = os.environ.get("SM_HOST_BARRIER", "").lower() == "off"
     address = None if len(hosts) < 2 or off else _leader_address(leader)
-    _active.clear()
-    _active.update(hosts=tuple(hosts), current=current, role=None,
-                   why="SM_HOST_BARRIER=off" if off else f"the leader {leader} does not resolve")
+    state = _active()
+    state.clear()
+    state.update(hosts=tuple(hosts), current=current, role=None,
+                 why="SM_HOST_BARRIER=off" if off else f"the leader {leader} does not resolve")
     if address is None:
         try:
             yield
         finally:
-            _active.clear()
+            state.clear()
         return
     role = _Leader(tuple(hosts), current) if current == leader else _Member(address, current)
-    _active["role"] = role
+    state["role"] = role
     try:
         yield
     finally:
-        _active.clear()
+        state.clear()
         if isinstance(role, _Leader):
             role.release()
         else:
@@ -263,11 +270,12 @@ def hand_off(part: bytes) -> dict[str, bytes] | None:
     included), once each arrived; on any other host: None (the part is on its way). A host whose part
     cannot arrive (it failed, or the leader cannot be reached) makes the leader fail, naming it.
     Outside a barrier, or with one host: {this host: part}."""
-    hosts, current, role = _active.get("hosts", ()), _active.get("current"), _active.get("role")
+    state = _active()
+    hosts, current, role = state.get("hosts", ()), state.get("current"), state.get("role")
     if len(hosts) < 2:
         return {current or "algo-1": part}
     if role is None:
-        raise ConfigError(f"{len(hosts)} hosts cannot hand their parts to the leader ({_active['why']}): "
+        raise ConfigError(f"{len(hosts)} hosts cannot hand their parts to the leader ({state['why']}): "
                           "give SM_HOST_BARRIER_ADDRESS, or run on one instance")
     if isinstance(role, _Leader):
         return role.gather(part)
