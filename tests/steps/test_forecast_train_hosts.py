@@ -111,22 +111,25 @@ def test_by_key_each_host_models_the_series_of_its_files(tmp_path, long, engine,
     pd.testing.assert_frame_equal(model.forecast(), one_host, check_exact=False, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("second_file", ["train-1", "train-2"])  # the other host's file; the same host's file
-def test_by_key_a_series_split_across_files_fails_naming_it(tmp_path, long, engine, second_file):
+# files train-0..3 over 2 hosts: algo-1 gets train-0 and train-2, algo-2 train-1 and train-3
+@pytest.mark.parametrize("first_file, second_file", [
+    ("train-0", "train-1"),  # on two hosts: the leader finds it among the parts
+    ("train-0", "train-2"),  # both on the leader
+    ("train-1", "train-3"),  # both on algo-2, which fails; the leader then misses its part, and says so second
+])
+def test_by_key_a_series_split_across_files_fails_naming_it(tmp_path, long, engine, first_file, second_file):
     train_rows = split.split(long, H)[0]
     ids = sorted(train_rows["series"].unique())
     victim = ids[0]
-    head = train_rows[(train_rows["series"] == victim)].iloc[:50]
-    tail = train_rows[(train_rows["series"] == victim)].iloc[50:]
-    rest = [train_rows[train_rows["series"].isin(ids[1:][k::4])] for k in range(4)]
-    layout = {f"train-{k}": rows for k, rows in enumerate(rest)}
-    layout["train-0"] = pd.concat([layout["train-0"], head])
-    layout[second_file] = pd.concat([layout[second_file], tail])
+    rows = train_rows[train_rows["series"] == victim]
+    layout = {f"train-{k}": train_rows[train_rows["series"].isin(ids[1:][k::4])] for k in range(4)}
+    layout[first_file] = pd.concat([layout[first_file], rows.iloc[:50]])
+    layout[second_file] = pd.concat([layout[second_file], rows.iloc[50:]])
     inputs = write_channels(tmp_path / "in", long, 4, layout=layout)
     with pytest.raises(StepFailed) as failure:
         train(LocalSession(tmp_path, engine), inputs, hosts=2, by_key=True)
-    assert f"series '{victim}' appears in both" in str(failure.value)
-    assert "train-0.parquet" in str(failure.value) and f"{second_file}.parquet" in str(failure.value)
+    assert failure.value.reason.startswith(f"series '{victim}' appears in both")
+    assert f"{first_file}.parquet" in failure.value.reason and f"{second_file}.parquet" in failure.value.reason
 
 
 def test_a_restarted_host_skips_checkpointed_series_and_ends_with_the_same_forecasts(tmp_path, long, engine, capfd):
