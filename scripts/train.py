@@ -101,7 +101,8 @@ def forecast(job) -> None:
 
 
 def _write_forecast_model(job, hp, schema, parts, season, evidence, by_key) -> None:
-    read = {host: forecast_artifact.read_part(blob) for host, blob in parts.items()}
+    # keyed by the platform's host names (the part says which): local mode's algo-1-xxxxx would name files at random
+    read = {part[1]["host"]: part for part in map(forecast_artifact.read_part, parts.values())}
     seasons = {host: info["season"] for host, (_, info) in read.items()}
     if len(set(seasons.values())) > 1:
         raise DataError(f"hosts chose different seasons {seasons}: give the season hyperparameter")
