@@ -15,10 +15,12 @@ q = '$(subst ','\'',$(1))'
 
 # make run [DATA=path.csv TARGET=column POSITIVE=label] [IDS=col1,col2] [HP="n_estimators=200 max_depth=4"]
 #          [PARAMS="GateFloor=0.8 GateMargin=0.01"] [ENGINE=docker] [FROM=train] [NO_CACHE=1]
-# make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n]
+# make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n] [HOSTS=n]
+# make run TASK=forecast SYNTHETIC=2000 HOSTS=4
 RUN_ARGS = --task $(call q,$(TASK)) --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(SERIES),--series $(call q,$(SERIES))) $(if $(TIME),--time $(call q,$(TIME))) \
 	$(if $(VALUE),--value $(call q,$(VALUE))) $(if $(HORIZON),--horizon $(call q,$(HORIZON))) \
+	$(if $(HOSTS),--hosts $(call q,$(HOSTS))) $(if $(SYNTHETIC),--synthetic $(call q,$(SYNTHETIC))) \
 	$(if $(DATA),--data $(call q,$(DATA))) $(if $(TARGET),--target $(call q,$(TARGET))) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(foreach param,$(PARAMS),--param $(call q,$(param))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)

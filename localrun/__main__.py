@@ -1,7 +1,8 @@
 """`python -m localrun`: a pipeline of the spec, run locally as SageMaker runs it.
 
     python -m localrun [--data FILE --target COL --positive-label L] [-p key=value] [--from STEP] [--no-cache]
-    python -m localrun --task forecast [--data FILE --series COL --time COL --value COL] [--horizon N]
+    python -m localrun --task forecast [--data FILE --series COL --time COL --value COL] [--horizon N] [--hosts N]
+    python -m localrun --task forecast --synthetic 2000 --hosts 4    (seeded synthetic hourly servers)
 
 After the gate, register and deploy talk to the local control plane (started on first use, state
 under WORK_DIR/controlplane): the run prints the gate's decision and the endpoint's URL, and the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -65,6 +67,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--time", help="forecast: the timestamp column (us_employment: Month)")
     parser.add_argument("--value", help="forecast: the value column (us_employment: Employed)")
     parser.add_argument("--horizon", type=int, help="forecast: points to forecast (default 24)")
+    parser.add_argument("--hosts", type=int, default=None, help="forecast: instances of the train step (each fits "
+                        "its share of the series), and of clean when the input has a file for each")
+    parser.add_argument("--synthetic", type=int, default=None, metavar="N",
+                        help="forecast: N seeded synthetic hourly servers (60 days) instead of --data")
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
     parser.add_argument("--positive-label", help="positive target value (default for lending_club: bad)")
     parser.add_argument("--id-columns", default=None, help="comma-separated id columns to drop (lending_club: rownames)")
@@ -128,9 +134,16 @@ def _step_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
 def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunConfig:
     """The forecast pipeline's run: us_employment by default, any long-format file with its columns named."""
     pipeline = spec.FORECAST
+    if args.synthetic:
+        if args.data:
+            parser.error("--synthetic and --data: give one")
+        args.data = synthetic_servers(args.work_dir / "data", args.synthetic, files=max(8, args.hosts or 1))
+        args.series, args.time, args.value = args.series or "series", args.time or "timestamp", args.value or "value"
     data = (args.data or FORECAST_DATA).resolve()
     if not data.exists():
         parser.error(f"--data {args.data}: no such file or folder")
+    if args.hosts is not None and args.hosts < 1:
+        parser.error("--hosts must be at least 1")
     parameters = _pairs(args.param, "--param", parser)
     if data != FORECAST_DATA and not ((args.time or "TimeColumn" in parameters) and (args.value or "ValueColumn" in parameters)):
         parser.error("--time and --value (and --series, unless the file is one series) are required for data other "
@@ -142,10 +155,12 @@ def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         if value is not None:
             parameters[name] = value
     arguments = _step_arguments(args, parser)
+    if args.hosts and args.hosts > 1:  # the simulated hosts share this machine: each gets its share of the cores
+        arguments["train"].setdefault("workers", max(1, len(os.sched_getaffinity(0)) // args.hosts))
     try:
         config = RunConfig(
             pipeline, parameters={k: str(v) if pipeline.parameter(k).type is str else v for k, v in parameters.items()},
-            arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
+            arguments=arguments, instance_counts=_forecast_instances(args, data),
             rerun_from=args.rerun_from, use_cache=not args.no_cache,
         )
         values = config.values()
@@ -154,6 +169,37 @@ def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     except KeyError as error:
         parser.error(error.args[0])
     return config
+
+
+def _forecast_instances(args: argparse.Namespace, data: Path) -> dict[str, int]:
+    """--hosts sets the train step's instances, and clean's when its input (sharded by key) has a file per host."""
+    counts = {"clean": args.clean_instances} if args.clean_instances else {}
+    if args.hosts:
+        counts["train"] = args.hosts
+        files = len(prefix_files(data)) if data.is_dir() else 1
+        if not args.clean_instances and files >= args.hosts:
+            counts["clean"] = args.hosts
+    return counts
+
+
+def synthetic_servers(directory: Path, n_series: int, files: int = 8) -> Path:
+    """The seeded generator's N hourly servers as `files` CSV files (each series in one file, as sharding
+    by key needs), written once per size under `directory`."""
+    from tasks.forecast import synthetic
+
+    folder, complete = directory / f"synthetic-{n_series}", directory / f"synthetic-{n_series}.complete"
+    if complete.is_file():  # beside the folder, not in it: every file in it is an input object
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rows = synthetic.generate(n_series, days=60, seed=0)
+    ids = sorted(rows["series"].unique())
+    for k in range(min(files, len(ids))):
+        part = rows[rows["series"].isin(ids[k::files])]
+        part.to_csv(folder / f"servers-{k:03d}.csv", index=False)
+    complete.write_text("")
+    print(f"--- synthetic data: {n_series} hourly servers, 60 days, seed 0, in {folder}", flush=True)
+    return folder
 
 
 def _engine(name: str, work_dir: Path):

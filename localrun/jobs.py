@@ -29,6 +29,8 @@ class Job:
     inputs: Mapping[str, Path]
     arguments: Mapping[str, Any] = field(default_factory=dict)
     instance_count: int | None = None  # None: the spec's
+    # what the runner gives every host's environment (the barrier's leader address and port)
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[str]:
@@ -120,10 +122,10 @@ class ProcessingKind:
         return [token for key, value in job.arguments.items() for token in (f"--{key}", _argument_text(value))]
 
     def local_command(self, job: Job, tree: Path, scripts: Path) -> tuple[list[str], dict[str, str]]:  # noqa: ARG002
-        return ["python3", str(scripts / job.step.script), *self.arguments(job)], {}
+        return ["python3", str(scripts / job.step.script), *self.arguments(job)], dict(job.environment)
 
     def container_command(self, job: Job) -> dict[str, Any]:
-        return {"entrypoint": self.entrypoint(job.step), "command": self.arguments(job), "environment": {}}
+        return {"entrypoint": self.entrypoint(job.step), "command": self.arguments(job), "environment": dict(job.environment)}
 
     def upload(self, job: Job, trees: Mapping[str, Path], destination: Path) -> dict[str, Path]:
         return {
@@ -164,13 +166,15 @@ class TrainingKind:
     _ENV = {"SM_STUDIO_LOCAL_MODE": "true"}
 
     def local_command(self, job: Job, tree: Path, scripts: Path) -> tuple[list[str], dict[str, str]]:  # noqa: ARG002
-        return ["python3", "-m", "contract.launch"], {**self._ENV, "SAGEMAKER_PROGRAM": job.step.script, "PYTHONPATH": str(scripts)}
+        return ["python3", "-m", "contract.launch"], {**self._ENV, **job.environment, "SAGEMAKER_PROGRAM": job.step.script,
+                                                      "PYTHONPATH": str(scripts)}
 
-    def container_command(self, job: Job) -> dict[str, Any]:  # noqa: ARG002
-        return {"command": ["train"], "environment": dict(self._ENV)}
+    def container_command(self, job: Job) -> dict[str, Any]:
+        return {"command": ["train"], "environment": {**self._ENV, **job.environment}}
 
     def upload(self, job: Job, trees: Mapping[str, Path], destination: Path) -> dict[str, Path]:
-        """SageMaker packs the leader's /opt/ml/model into model.tar.gz (ours is algo-1)."""
+        """SageMaker packs the leader's /opt/ml/model into model.tar.gz (ours is algo-1). Whether it merges
+        the other hosts' is not documented; steps that need every host's part hand it to the leader."""
         (output,) = job.step.outputs
         model = trees[job.hosts[0]] / "model"
         return {output.name: modeltar.pack(model, destination / output.name / "model.tar.gz").parent}

@@ -7,9 +7,10 @@ Each job is looked up in the step cache first and recorded in the run's lineage.
 
 from __future__ import annotations
 
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import lineage
@@ -22,6 +23,33 @@ class StepFailed(RuntimeError):
     def __init__(self, step: str, host: str, code: int, reason: str | None):
         self.step, self.host, self.code, self.reason = step, host, code, reason
         super().__init__(f"step '{step}' on {host} failed with exit code {code}: {reason or '(no failure message written)'}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def host_network(job: Job) -> Job:
+    """Where a multi-instance job's hosts find their leader (contract.hostsync): on SageMaker algo-1 by
+    name; here every host is a process (or a host-network container) of this machine, so 127.0.0.1 and
+    a port of this job's own."""
+    if len(job.hosts) < 2 or "SM_HOST_BARRIER_PORT" in job.environment:
+        return job
+    return replace(job, environment={**job.environment, "SM_HOST_BARRIER_ADDRESS": "127.0.0.1",
+                                     "SM_HOST_BARRIER_PORT": str(_free_port())})
+
+
+def _first_failure(failures: list[StepFailed]) -> StepFailed:
+    """The host whose failure explains the others: a leader missing a part names the host that failed."""
+    own = [f for f in failures if not (f.reason or "").startswith("the leader is missing parts")]
+    first = (own or failures)[0]
+    if len(failures) > 1:
+        others = "; ".join(f"{f.host}: {f.reason}" for f in failures if f is not first)
+        first.reason = f"{first.reason} (also {others})"
+        first.args = (f"step '{first.step}' on {first.host} failed with exit code {first.code}: {first.reason}",)
+    return first
 
 
 @dataclass
@@ -68,9 +96,15 @@ class LocalSession:
             entry.update(status="cached", cached_from=hit["run"])
         else:
             print(f"--- {step.name} ({type(step).__name__}, {step.script}, {len(job.hosts)} instance(s))", flush=True)
+            job = host_network(job)
             try:
                 with ThreadPoolExecutor(max_workers=len(job.hosts)) as pool:
-                    trees = dict(pool.map(lambda h: self._run_host(job, h), job.hosts))
+                    futures = [pool.submit(self._run_host, job, h) for h in job.hosts]
+                failures = [f.exception() for f in futures if f.exception() is not None]
+                if failures:
+                    steps = [f for f in failures if isinstance(f, StepFailed)]
+                    raise _first_failure(steps) if len(steps) == len(failures) else failures[0]
+                trees = dict(f.result() for f in futures)
             except BaseException as failure:
                 entry.update(status="failed", ended=time.time(), error=str(failure),
                              exit_code=getattr(failure, "code", None))

@@ -14,7 +14,8 @@ from contract import processing_job, run_processing
 from monitoring import baseline
 from pipeline.spec import BATCH_TEST_FILE, CLASSIFIER, FORECAST, SPLITS
 from tasks.classifier import channels, features
-from tasks.forecast import channels as forecast_channels, split as forecast_split
+from tasks.forecast import channels as forecast_channels, model as forecast_model, seasonality
+from tasks.forecast import split as forecast_split
 
 STEP = CLASSIFIER.step("feature")
 FORECAST_STEP = FORECAST.step("feature")
@@ -26,8 +27,12 @@ def forecast(job) -> None:
     parts = forecast_split.split(long, params["horizon"])
     for name, part in zip(SPLITS, parts):
         forecast_channels.write_split(job.output(FORECAST_STEP.output(name).name), name, part)
+    # the season, chosen here on every series, travels in the schema: training hosts each see a share
+    ids = sorted(parts[0]["series"].astype(str).unique())
+    season, evidence = seasonality.choose(forecast_model.to_matrix(parts[0], ids)[0], schema["freq"])
     forecast_channels.write_schema(job.output(FORECAST_STEP.output("schema").name), {
-        **schema, "horizon": params["horizon"], "series": int(long["series"].nunique())})
+        **schema, "horizon": params["horizon"], "series": int(long["series"].nunique()),
+        "season": season, "season_evidence": evidence})
     print(f"feature: {long['series'].nunique()} series; " + ", ".join(f"{n} {len(p)} points" for n, p in zip(SPLITS, parts)))
 
 

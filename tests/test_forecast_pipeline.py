@@ -103,3 +103,23 @@ def test_a_gate_floor_above_the_skill_ends_at_the_fail_step(tmp_path):
     assert result.returncode == 1
     assert "the forecasts' skill against seasonal naive is below GateFloor" in result.stderr
     assert not (tmp_path / "latest").exists()
+
+
+@pytest.mark.slow
+def test_synthetic_servers_over_three_training_hosts_end_on_an_endpoint(tmp_path):
+    """`make run TASK=forecast SYNTHETIC=60 HOSTS=3`: every host's part in the one artifact, evaluated and served."""
+    result = run_forecast(tmp_path, "--synthetic", "60", "--hosts", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
+    run = Path(summary["run_dir"])
+    assert sorted(p.name for p in (run / "jobs" / "train").iterdir()) == ["algo-1", "algo-2", "algo-3"]
+    assert sorted(p.name for p in (run / "jobs" / "clean").iterdir()) == ["algo-1", "algo-2", "algo-3"]
+    with tarfile.open(summary["outputs"]["model"]) as archive:
+        meta = json.load(archive.extractfile("metadata.json"))
+    parts = {p["host"]: p["series"] for p in meta["parts"]}
+    assert set(parts) == {"algo-1", "algo-2", "algo-3"} and all(parts.values())
+    assert sum(parts.values()) == summary["series"] == meta["data"]["series"] and summary["season"] == 24
+    assert "train: algo-3 handed" in result.stdout and "hosts: 2 of 2 other host(s) done" in result.stdout
+    assert summary["mase"] < summary["mase_seasonal_naive"]
+    served = summary["endpoint_forecasts"]
+    assert len(served) == 9 and all(row["lower"] <= row["mean"] <= row["upper"] for row in served)

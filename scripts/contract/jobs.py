@@ -104,6 +104,12 @@ class TrainingJob:
     output_data_dir: Path
     checkpoint_dir: Path
     failure_file: Path = field(default_factory=layout.failure_file)
+    sharded_channels: frozenset[str] = frozenset()  # S3DistributionType ShardedByS3Key in inputdataconfig.json
+
+    def sharded(self, name: str) -> bool:
+        """True when SageMaker gave this host only its share of the channel's objects (ShardedByS3Key);
+        False when every host has every object (FullyReplicated)."""
+        return name in self.sharded_channels
 
     def channel(self, name: str) -> Path:
         path = self.channels.get(name)
@@ -146,6 +152,18 @@ def _training_channels() -> dict[str, Path]:
     return channels
 
 
+def _sharded_channels() -> frozenset[str]:
+    """Channels whose S3DistributionType is ShardedByS3Key (inputdataconfig.json, else SM_INPUT_DATA_CONFIG)."""
+    config_path = layout.training_config_dir() / "inputdataconfig.json"
+    config = layout.read_json_file(config_path)
+    if config is None:
+        config = layout.read_json_env("SM_INPUT_DATA_CONFIG")
+    if not isinstance(config, dict):
+        return frozenset()
+    return frozenset(name for name, entry in config.items()
+                     if isinstance(entry, dict) and entry.get("S3DistributionType") == "ShardedByS3Key")
+
+
 def _mapping(value: Any, source: str) -> dict | None:
     if value is not None and not isinstance(value, dict):
         raise ConfigError(f"{source}: expected a JSON object of names and values, got {type(value).__name__}")
@@ -182,6 +200,7 @@ def training_job(argv: Sequence[str] | None = None) -> TrainingJob:
         model_dir=layout.model_dir(),
         output_data_dir=layout.output_data_dir(),
         checkpoint_dir=checkpoint_dir(),
+        sharded_channels=_sharded_channels(),
     )
 
 

@@ -69,11 +69,11 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
 
 
 def _is_forecast(model_dir) -> bool:
-    """A forecast artifact (model.npz; its loader checks that metadata.json names the task). Decided without
-    reading metadata.json, which the task's own loader reads once (it may be a pipe, as a test makes it)."""
-    from tasks.forecast.artifact import MODEL_FILE
+    """A forecast artifact (model-<host>.npz parts; its loader checks that metadata.json names the task). Decided
+    without reading metadata.json, which the task's own loader reads once (it may be a pipe, as a test makes it)."""
+    from tasks.forecast.artifact import is_artifact
 
-    return (model_dir / MODEL_FILE).is_file()
+    return is_artifact(model_dir)
 
 
 def load_forecast_handler(config: ServingConfig):

@@ -72,6 +72,12 @@ def read_split(directory: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
+def read_split_files(directory: Path) -> dict[str, pd.DataFrame]:
+    """Each .parquet file below a split channel by its relative path (a host's share may be none of them)."""
+    directory = Path(directory)
+    return {f.relative_to(directory).as_posix(): pd.read_parquet(f) for f in sorted(directory.rglob("*.parquet"))}
+
+
 def write_schema(directory: Path, schema: dict[str, Any]) -> None:
     storage.write_json(Path(directory) / SCHEMA_FILE, {"task": TASK, **schema})
 

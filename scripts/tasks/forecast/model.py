@@ -16,8 +16,10 @@ ends with the same numbers as an uninterrupted one.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -137,13 +139,24 @@ def _fit_batch(payload: dict[str, Any]) -> dict[str, np.ndarray]:
     return states
 
 
-def _merge(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def merge_states(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """States of several batches (or hosts) as one, sorted by series id; a series in two parts is an error."""
     parts = [p for p in parts if len(p["series"])]
     if not parts:
         raise DataError("no series to model")
     merged = {f: np.concatenate([p[f] for p in parts]) for f in FIELDS}
     order = np.argsort(merged["series"].astype(str), kind="stable")
-    return {f: v[order] for f, v in merged.items()}
+    merged = {f: v[order] for f, v in merged.items()}
+    ids = merged["series"].astype(str)
+    repeated = ids[1:][ids[1:] == ids[:-1]]
+    if len(repeated):
+        raise DataError(f"series '{repeated[0]}' was fitted twice (in two batches or by two hosts)")
+    return merged
+
+
+def empty_states() -> dict[str, np.ndarray]:
+    """The states of no series: the part of a host whose share is empty."""
+    return {f: np.empty((0, 1) if f in MATRIX_FIELDS else 0, dtype=object if f in TEXT_FIELDS else float) for f in FIELDS}
 
 
 def _select(states: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -251,6 +264,23 @@ def _payloads(train, validation, horizon, season, batch_size, done_ids) -> Itera
                      "season": season, "horizon": horizon}
 
 
+@contextmanager
+def _workers_skip_the_main_script():
+    """Spawned workers import the parent's main script (train.py, and the classifier's libraries it
+    imports: about 2.5 CPU seconds each) only to find _fit_batch, which lives here. With the script's
+    path hidden while they start, they import this module alone."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:  # run with -m: imported by name, left as is
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def fit(
     train: pd.DataFrame,
     validation: pd.DataFrame,
@@ -298,18 +328,20 @@ def fit(
         finished += todo
         fitted_here += todo
         if after_batch is not None:
-            after_batch(_merge(parts))
+            after_batch(merge_states(parts))
         report()
 
-    batches = _payloads(train, validation, horizon, season, batch_size, done_ids)
+    batches = list(_payloads(train, validation, horizon, season, batch_size, done_ids))
+    workers = min(workers, len(batches))  # a pool for one batch costs its start-up and gains nothing
     if workers <= 1:
         for todo, payload in batches:
             absorb(todo, _fit_batch(payload))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending = [(todo, pool.submit(_fit_batch, payload)) for todo, payload in batches]
+            with _workers_skip_the_main_script():  # every worker starts within the first `workers` submits
+                pending = [(todo, pool.submit(_fit_batch, payload)) for todo, payload in batches]
             for todo, future in pending:
                 absorb(todo, future.result())
     report(final=True)
-    return ForecastModel(_merge(parts), freq=freq, horizon=horizon, season=season)
+    return ForecastModel(merge_states(parts), freq=freq, horizon=horizon, season=season)

@@ -45,3 +45,24 @@ def check_series_in_one_file(ids_by_file: Mapping[str, Iterable[str]]) -> None:
                     "series must be in one file (or use a replicated input, sharded by series id)"
                 )
             owner[sid] = name
+
+
+def host_share(files: Mapping[str, pd.DataFrame], by_key: bool, host_index: int, n_hosts: int
+               ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """This host's rows of a channel read file by file, and the series ids of each file it models.
+
+    by_key (ShardedByS3Key): the files are this host's share already; every series it sees is its
+    own, and one in two of its files is an error naming both. Otherwise (replicated) every host has
+    every file and keeps the series whose stable hash falls on it.
+    """
+    frames = [f for f in files.values()]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["series", "timestamp", "value"])
+    ids_by_file = {name: [str(i) for i in pd.unique(frame["series"])] for name, frame in files.items()}
+    if by_key:
+        check_series_in_one_file(ids_by_file)
+        return rows, ids_by_file
+    if n_hosts > 1:
+        rows = shard(rows, host_index, n_hosts)
+        mine = set(pd.unique(rows["series"]).astype(str))
+        ids_by_file = {name: [i for i in ids if i in mine] for name, ids in ids_by_file.items()}
+    return rows, ids_by_file

@@ -33,7 +33,7 @@ def test_saved_model_forecasts_exactly_as_before(tmp_path, fitted):
 
 def test_an_altered_model_file_is_refused_before_it_is_read(tmp_path, fitted):
     artifact.save(tmp_path, fitted, {"series": "series", "time": "timestamp", "value": "value"})
-    path = tmp_path / artifact.MODEL_FILE
+    path = tmp_path / artifact.PART_FILE.format(host="algo-1")
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))

@@ -80,3 +80,29 @@ def test_forecasts_continue_each_series_and_bad_requests_name_the_problem(server
         fitted.forecast([some[0], "nope"])
     with pytest.raises(model.ForecastRequestError, match=f"horizon 25 is outside 1..{H}"):
         fitted.forecast(some, horizon=25)
+
+
+def test_workers_of_a_main_script_fit_as_one_process(tmp_path):
+    """As train.py runs it (a script, not -m): spawned workers start without importing the script."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[3] / "scripts"
+    script = tmp_path / "fit_twice.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(scripts)!r})
+from tasks.forecast import cleaning, model, split, synthetic
+print("imported", flush=True)  # once: in the workers this script is not run again
+if __name__ == "__main__":
+    long, _ = cleaning.clean(synthetic.generate(8, days=14, seed=4), freq="h")
+    train, validation, _ = split.split(long, 24)
+    one = model.fit(train, validation, 24, 24, freq="h", workers=1, batch_size=2).forecast()
+    two = model.fit(train, validation, 24, 24, freq="h", workers=2, batch_size=2).forecast()
+    assert one.equals(two)
+    assert sys.modules["__main__"].__file__ == {str(script)!r}
+""")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("imported") == 1
