@@ -132,3 +132,18 @@ def _every_category_once(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame | 
         {c: frame[c].iloc[np.resize(positions[c], rows)].reset_index(drop=True) for c in frame.columns},
     )
 
+
+
+# Model Monitor baselines know numeric, categorical, text and datetime (monitoring.baseline.ROLES).
+_MONITORING_ROLE = {"numeric": "numeric", "categorical": "categorical", "high_cardinality": "categorical",
+                    "text": "text", "datetime": "datetime"}
+
+
+def monitoring_roles(schema: Schema) -> dict[str, str]:
+    """Each feature's role as the drift baselines name it: text gets length and vocabulary, dates range and recency."""
+    return {c: _MONITORING_ROLE[schema.role(c)] for c in schema.features}
+
+
+def excluded_columns(schema: Schema) -> list[str]:
+    """Columns of the data that are not features: ids (declared or inferred) and constants."""
+    return [*schema.id_columns, *(c for c, r in schema.roles.items() if r == "constant" and c not in schema.id_columns)]
