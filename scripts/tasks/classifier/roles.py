@@ -44,7 +44,7 @@ SAMPLE_DISTINCT = 2_000  # distinct values inspected for text/date shape
 
 _UUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$")
 _DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}T")
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)  # a word has letters: "2022-03-04" is no text
 
 
 def thresholds() -> dict[str, float]:
@@ -201,13 +201,13 @@ def _evidence(values: pd.Series, keep: bool) -> tuple[str, dict[str, Any]]:
         ev["uuid_share"] = round(float(sample.str.match(_UUID).mean()), 4)
         if ev["uuid_share"] >= UUID_SHARE:
             return IDENTIFIER, {**ev, "why": f"{ev['uuid_share']:.1%} of values shaped like UUIDs"}
-    tokens = sample.str.count(_TOKEN)
-    ev["median_tokens"] = float(tokens.median()) if len(tokens) else 0.0
-    if ev["median_tokens"] >= TEXT_MIN_MEDIAN_TOKENS and ev["distinct_share"] >= TEXT_MIN_DISTINCT_SHARE:
-        return TEXT, {**ev, "why": f"{ev['median_tokens']:g} words per value (median), {ev['distinct_share']:.1%} distinct"}
     ev["date_share"] = round(_date_share(sample), 4) if len(sample) else 0.0
     if ev["date_share"] >= DATETIME_PARSE_SHARE:
         return DATETIME, {**ev, "why": f"{ev['date_share']:.1%} of distinct values read as dates"}
+    tokens = sample.str.count(_WORD)
+    ev["median_tokens"] = float(tokens.median()) if len(tokens) else 0.0
+    if ev["median_tokens"] >= TEXT_MIN_MEDIAN_TOKENS and ev["distinct_share"] >= TEXT_MIN_DISTINCT_SHARE:
+        return TEXT, {**ev, "why": f"{ev['median_tokens']:g} words per value (median), {ev['distinct_share']:.1%} distinct"}
     if not keep and n >= IDENTIFIER_MIN_ROWS:
         if ev["distinct_share"] >= IDENTIFIER_UNIQUE_SHARE:
             return IDENTIFIER, {**ev, "why": f"{ev['distinct_share']:.1%} of values distinct"}
