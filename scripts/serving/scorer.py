@@ -100,7 +100,7 @@ class FastScorer:
             self._category_plan(cat_pipe)
         else:
             self.codes = []
-        width = self.statistics.size + self.indicators.size + len(self.codes) + sum(w for _, _, w in self.extras)
+        self.width = width = self.statistics.size + self.indicators.size + len(self.codes) + sum(w for _, _, w in self.extras)
         if width != getattr(self.estimator, "n_features_in_", width):
             raise TypeError(f"{width} preprocessed features, the estimator expects {self.estimator.n_features_in_}")
 
@@ -151,7 +151,7 @@ class FastScorer:
         numeric = batch.numeric
         missing = np.isnan(numeric)
         imputed = np.where(missing, self.statistics, numeric)
-        X = np.empty((batch.rows, self.statistics.size + self.indicators.size + len(self.codes)))
+        X = np.empty((batch.rows, self.width))
         X[:, : self.statistics.size] = imputed
         start = self.statistics.size + self.indicators.size
         X[:, self.statistics.size : start] = missing[:, self.indicators]

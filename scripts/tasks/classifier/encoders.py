@@ -144,7 +144,7 @@ class DateFeatures(TransformerMixin, BaseEstimator):
         for series, reference in zip(stamps, self.reference_):
             ref = pd.Timestamp(reference) if reference else pd.NaT
             age = (ref - series).dt.total_seconds() / 86400.0 if reference else pd.Series(np.nan, index=series.index)
-            columns += [series.dt.year, series.dt.month, series.dt.day, series.dt.dayofweek, series.dt.hour, age]
+            columns += [series.dt.year, series.dt.month, series.dt.day, series.dt.day_of_week, series.dt.hour, age]
             columns.append(series.isna().astype(float))
         return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns]) if columns else np.empty((0, 0))
 
@@ -168,7 +168,7 @@ class FrequencyEncoder(TransformerMixin, BaseEstimator):
         self.shares_, self.missing_share_ = [], []
         for column in frame.columns:
             values = _category_text(frame[column])
-            shares = values.value_counts(normalize=True, dropna=True)
+            shares = values.value_counts(dropna=True) / max(len(values), 1)  # shares of all rows, missing included
             self.shares_.append({str(k): float(v) for k, v in sorted(shares.items())})
             self.missing_share_.append(float(values.isna().mean()) if len(values) else 0.0)
         return self
