@@ -67,7 +67,8 @@ class TextScore(TransformerMixin, BaseEstimator):
     def _linear(self, C: float):
         if self.kind_ == "continuous":
             return Ridge(alpha=1.0 / C)
-        return LogisticRegression(C=C, max_iter=2000)
+        # liblinear: two classes in a third of lbfgs's time on these sparse matrices (bench/text_bench.py)
+        return LogisticRegression(C=C, max_iter=2000, solver="liblinear" if len(self.classes_) == 2 else "lbfgs")
 
     def _score(self, model, matrix) -> np.ndarray:
         scores = model.predict(matrix) if self.kind_ == "continuous" else model.decision_function(matrix)
