@@ -243,6 +243,7 @@ def run(argv: list[str]) -> int:
         print_forecast(summary)
         return 0
     print_outputs("=== local pipeline finished ===", summary)
+    print_roles(summary["outputs"].get("cleaned"))
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
@@ -255,6 +256,18 @@ def run(argv: list[str]) -> int:
               + "".join(f"\n  {v['feature_name']}: {v['constraint_check_type']}: {v['description']}" for v in violations[:5]))
     print_decision(summary, args.state_dir)
     return 0
+
+
+def print_roles(cleaned: str | None) -> None:
+    """The column roles clean inferred or was given (its report holds the evidence and thresholds)."""
+    reports = sorted(Path(cleaned).glob("report-*.json")) if cleaned else []
+    found = json.loads(reports[0].read_text()).get("roles") if reports else None
+    if not found:
+        return
+    kept = ", ".join(f"{c}={r}" for c, r in found["roles"].items() if r not in ("identifier", "constant"))
+    excluded = ", ".join(f"{c} ({r})" for c, r in found["roles"].items() if r in ("identifier", "constant"))
+    suspects = ", ".join(found.get("leakage_suspects", [])) or "none"
+    print(f"ROLES {kept}; excluded: {excluded or 'none'}; leakage suspects: {suspects}  ({reports[0]})")
 
 
 def print_outputs(title: str, summary: dict) -> None:
