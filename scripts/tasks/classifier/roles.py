@@ -320,7 +320,7 @@ def infer(
             role = declared[column]
             _check_declared(column, role, df[column])
             roles[column] = role
-            evidence[column] = {"source": "declared", "why": f"declared {role}"}
+            evidence[column] = {"source": "declared", "why": "by a parameter or the roles file"}
             continue
         role, ev = _evidence(df[column], keep=column in keep)
         roles[column] = role
