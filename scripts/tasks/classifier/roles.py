@@ -150,17 +150,13 @@ def _sample_distinct(present: pd.Series) -> pd.Series:
 def parse_dates(values: pd.Series) -> pd.Series:
     """Text -> UTC-naive datetime64 (NaT where missing or unreadable); each distinct text parsed once."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = values
-    else:
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-        parsed = pd.to_datetime(pd.Series(uniques, dtype=object).astype(str), errors="coerce", utc=True, format="mixed")
-        taken = parsed.to_numpy()[np.clip(codes, 0, None)] if len(uniques) else np.full(len(codes), np.datetime64("NaT"))
-        stamps = pd.Series(taken, index=values.index)
-        stamps[codes < 0] = pd.NaT
-        stamps = pd.to_datetime(stamps, utc=True)
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return stamps.astype("datetime64[ns]")
+        stamps = pd.DatetimeIndex(values)
+        stamps = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
+        return pd.Series(stamps.astype("datetime64[ns]"), index=values.index)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    parsed = pd.to_datetime(pd.Index(uniques, dtype=object).astype(str), errors="coerce", utc=True, format="mixed")
+    table = np.append(parsed.tz_localize(None).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return pd.Series(table[codes], index=values.index)  # code -1 (missing) takes the NaT at the end
 
 
 def _date_share(distinct: pd.Series) -> float:
