@@ -147,6 +147,9 @@ def _sample_distinct(present: pd.Series) -> pd.Series:
     return uniques.sample(SAMPLE_DISTINCT, random_state=0) if len(uniques) > SAMPLE_DISTINCT else uniques
 
 
+_EARLIEST, _LATEST = np.datetime64("1678-01-01", "us"), np.datetime64("2261-12-31", "us")
+
+
 def parse_dates(values: pd.Series) -> pd.Series:
     """Text -> UTC-naive datetime64 (NaT where missing or unreadable); each distinct text parsed once."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -155,7 +158,9 @@ def parse_dates(values: pd.Series) -> pd.Series:
         return pd.Series(stamps.astype("datetime64[ns]"), index=values.index)
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     parsed = pd.to_datetime(pd.Index(uniques, dtype=object).astype(str), errors="coerce", utc=True, format="mixed")
-    table = np.append(parsed.tz_localize(None).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    stamps = parsed.tz_localize(None).to_numpy().astype("datetime64[us]")
+    stamps[(stamps < _EARLIEST) | (stamps > _LATEST)] = np.datetime64("NaT")  # beyond nanosecond range: unreadable
+    table = np.append(stamps.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
     return pd.Series(table[codes], index=values.index)  # code -1 (missing) takes the NaT at the end
 
 

@@ -32,6 +32,8 @@ def test_dates_give_calendar_parts_and_age_before_the_stored_reference():
     assert out[1, DATE_PARTS.index("missing")] == 1 and not np.isnan(out[1]).any()  # unreadable: imputed, flagged
     assert out[2, DATE_PARTS.index("hour")] == 6 and out[2, DATE_PARTS.index("age_days")] == pytest.approx(1 - 6.5 / 24)
     assert list(encoder.get_feature_names_out()) == [f"created_{p}" for p in DATE_PARTS]
+    far = encoder.transform(pd.DataFrame({"created": ["0001-01-01", "2999-01-01"]}))  # beyond datetime64[ns]
+    assert far[:, DATE_PARTS.index("missing")].tolist() == [1, 1] and np.isfinite(far).all()
 
 
 def test_frequency_encoding_gives_unseen_values_zero_and_missing_its_share():
