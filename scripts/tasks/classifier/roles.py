@@ -39,7 +39,7 @@ TEXT_MIN_MEDIAN_TOKENS = 3  # words per value (median) from which a string colum
 TEXT_MIN_DISTINCT_SHARE = 0.2  # and at least this share of distinct values (multi-word categories are not text)
 DATETIME_PARSE_SHARE = 0.95  # share of distinct values that parse as dates (and look like dates)
 LEAKAGE_SCORE = 0.99  # one column alone, out of fold: AUC (classes) or R^2 (numbers) at or above
-LEAKAGE_SAMPLE_ROWS = 50_000  # rows the leakage check looks at (a seeded sample beyond that)
+LEAKAGE_SAMPLE_ROWS = 20_000  # rows the leakage check looks at (a seeded sample beyond that)
 SAMPLE_DISTINCT = 2_000  # distinct values inspected for text/date shape
 
 _UUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$")
