@@ -14,6 +14,7 @@ ENGINE ?= process
 q = '$(subst ','\'',$(1))'
 
 # make run [DATA=path.csv TARGET=column POSITIVE=label] [IDS=col1,col2] [HP="n_estimators=200 max_depth=4"]
+#          [TEXT=col DATES=col FEATURES=col CATEGORICAL=col NUMERIC=col ROLES=roles.json LEAKAGE=refuse]
 #          [PARAMS="GateFloor=0.8 GateMargin=0.01"] [ENGINE=docker] [FROM=train] [NO_CACHE=1]
 # make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n] [HOSTS=n]
 # make run TASK=forecast SYNTHETIC=2000 HOSTS=4
@@ -23,6 +24,10 @@ RUN_ARGS = --task $(call q,$(TASK)) --engine $(call q,$(ENGINE)) --work-dir $(ca
 	$(if $(HOSTS),--hosts $(call q,$(HOSTS))) $(if $(SYNTHETIC),--synthetic $(call q,$(SYNTHETIC))) \
 	$(if $(DATA),--data $(call q,$(DATA))) $(if $(TARGET),--target $(call q,$(TARGET))) \
 	$(if $(POSITIVE),--positive-label $(call q,$(POSITIVE))) $(if $(IDS),--id-columns $(call q,$(IDS))) \
+	$(if $(TEXT),--text-columns $(call q,$(TEXT))) $(if $(DATES),--datetime-columns $(call q,$(DATES))) \
+	$(if $(FEATURES),--feature-columns $(call q,$(FEATURES))) $(if $(CATEGORICAL),--categorical-columns $(call q,$(CATEGORICAL))) \
+	$(if $(NUMERIC),--numeric-columns $(call q,$(NUMERIC))) $(if $(ROLES),--roles $(call q,$(ROLES))) \
+	$(if $(LEAKAGE),--leakage $(call q,$(LEAKAGE))) \
 	$(foreach hp,$(HP),-p $(call q,$(hp))) $(foreach param,$(PARAMS),--param $(call q,$(param))) $(if $(FROM),--from $(call q,$(FROM))) $(if $(NO_CACHE),--no-cache)
 
 .PHONY: setup run test test-unit test-containers hardening conformance serve endpoints stop-endpoints delete-endpoint registry deploy drift transform runs lineage bench clean

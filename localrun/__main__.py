@@ -74,6 +74,15 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
     parser.add_argument("--positive-label", help="positive target value (default for lending_club: bad)")
     parser.add_argument("--id-columns", default=None, help="comma-separated id columns to drop (lending_club: rownames)")
+    roles = parser.add_argument_group("column roles (clean's report shows the inferred ones, with the evidence)")
+    for flag, what in (("--numeric-columns", "numbers"), ("--categorical-columns", "categories"),
+                       ("--text-columns", "free text (TF-IDF)"), ("--datetime-columns", "dates"),
+                       ("--feature-columns", "features even if they look like identifiers or constants")):
+        roles.add_argument(flag, default=None, metavar="A,B", help=f"comma-separated columns that are {what}")
+    roles.add_argument("--roles", type=Path, default=None, metavar="FILE",
+                       help='a roles file you keep: {"column": "role"} (or clean report\'s "roles" section)')
+    roles.add_argument("--leakage", choices=("report", "refuse"), default=None,
+                       help="a column that alone predicts the target almost perfectly: report (default) or refuse")
     parser.add_argument("--engine", choices=["process", "docker"], default="process")
     parser.add_argument("--work-dir", type=Path, default=REPO / "work")
     parser.add_argument("--clean-instances", type=int, default=None, help="instances for clean (input sharded by file)")
@@ -128,6 +137,16 @@ def _step_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         step, _, name = key.partition(".")
         arguments.setdefault(step, {})[name] = value
     arguments.setdefault("train", {}).update(_pairs(args.hyperparameter, "--hyperparameter", parser))
+    clean = {name: getattr(args, name) for name in ("numeric_columns", "categorical_columns", "text_columns",
+                                                    "datetime_columns", "feature_columns", "leakage")
+             if getattr(args, name, None) is not None}
+    if getattr(args, "roles", None) is not None:
+        try:  # the file's content is the argument: the step's cache key follows it, and no path leaks into the job
+            clean["roles"] = json.dumps(json.loads(args.roles.read_text(encoding="utf-8")), sort_keys=True)
+        except (OSError, ValueError) as error:
+            parser.error(f"--roles {args.roles}: {error}")
+    for name, value in clean.items():
+        arguments.setdefault("clean", {}).setdefault(name, value)  # --set clean.KEY=VALUE wins
     return arguments
 
 
@@ -270,6 +289,7 @@ def run(argv: list[str]) -> int:
         print_forecast(summary)
         return 0
     print_outputs("=== local pipeline finished ===", summary)
+    print_roles(summary["outputs"].get("cleaned"))
     print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
     print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
@@ -282,6 +302,18 @@ def run(argv: list[str]) -> int:
               + "".join(f"\n  {v['feature_name']}: {v['constraint_check_type']}: {v['description']}" for v in violations[:5]))
     print_decision(summary, args.state_dir)
     return 0
+
+
+def print_roles(cleaned: str | None) -> None:
+    """The column roles clean inferred or was given (its report holds the evidence and thresholds)."""
+    reports = sorted(Path(cleaned).glob("report-*.json")) if cleaned else []
+    found = json.loads(reports[0].read_text()).get("roles") if reports else None
+    if not found:
+        return
+    kept = ", ".join(f"{c}={r}" for c, r in found["roles"].items() if r not in ("identifier", "constant"))
+    excluded = ", ".join(f"{c} ({r})" for c, r in found["roles"].items() if r in ("identifier", "constant"))
+    suspects = ", ".join(found.get("leakage_suspects", [])) or "none"
+    print(f"ROLES {kept}; excluded: {excluded or 'none'}; leakage suspects: {suspects}  ({reports[0]})")
 
 
 def print_outputs(title: str, summary: dict) -> None:

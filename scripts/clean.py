@@ -12,7 +12,7 @@ own) and written into the schema, where every later step reads it:
 from common.storage import read_tables
 from contract import processing_job, run_processing
 from pipeline.spec import BY_TASK, CLASSIFIER, FORECAST, TASKS
-from tasks.classifier import channels, cleaning, schema
+from tasks.classifier import channels, cleaning, roles, schema
 from tasks.forecast import channels as forecast_channels, cleaning as forecast_cleaning
 
 STEP = CLASSIFIER.step("clean")
@@ -22,16 +22,24 @@ FORECAST_STEP = FORECAST.step("clean")
 def classifier(job, files) -> None:
     params = job.params(STEP.params)
     rows = read_tables(files, params["bad_rows"])
+    declared = roles.declared_roles(
+        id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
+        text=params["text_columns"], datetime=params["datetime_columns"],
+        roles_file=roles.read_roles_file(params["roles"], "argument '--roles'"),
+    )
     cleaned, report = cleaning.clean(
-        rows, params["target"], numeric=set(params["numeric_columns"]), categorical=set(params["categorical_columns"])
+        rows, params["target"], numeric={c for c, r in declared.items() if r == roles.NUMERIC},
+        categorical={c for c, r in declared.items() if r in roles.STRING_ROLES},
     )
-    inferred = schema.infer(
-        cleaned, params["target"], params["positive_label"], params["id_columns"],
-        numeric=params["numeric_columns"] or None, categorical=params["categorical_columns"] or None,
-    )
+    found = roles.infer(cleaned, params["target"], declared, params["feature_columns"], params["leakage"])
+    report["roles"] = found.report()
+    inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"], roles=found.roles)
     (out,) = STEP.outputs
     channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}")
+    print("clean: column roles\n" + found.table())
+    for warning in found.warnings:
+        print(f"clean: WARNING {warning}")
 
 
 def forecast(job, files) -> None:

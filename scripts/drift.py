@@ -45,7 +45,9 @@ def main() -> None:
     constraints = _read_json(base / "constraints.json")
     columns = [f["name"] for f in statistics["features"]]
     data, source = _read_data(job.input(STEP.input("data").name), columns)
-    not_features = [*params["ignore_columns"], *([params["target"]] if params["target"] else [])]
+    # columns clean excluded (identifiers, constants: the baseline names them) are not features either
+    not_features = [*params["ignore_columns"], *statistics.get("excluded_columns", []),
+                    *([params["target"]] if params["target"] else [])]
     data = data.drop(columns=[c for c in not_features if c in data.columns])
     thresholds = drift.Thresholds(
         psi=params["psi_threshold"], categorical_psi=params["categorical_psi_threshold"],

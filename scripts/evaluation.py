@@ -76,7 +76,8 @@ def main() -> None:
     report["model_sha256"] = model.metadata["model_sha256"]
     out = job.output(STEP.output("evaluation").name)
     importances = permutation_importances(model.predict_proba, test, y, schema.features, seed=params["seed"])
-    page = classifier_report.render(y, proba, model.threshold, labels, report, importances=importances)
+    page = classifier_report.render(y, proba, model.threshold, labels, report, importances=importances,
+                                    roles=model.schema.roles)
     write_bytes(out / EVALUATION_REPORT, page.encode("utf-8"))
     evaluation_file.write(out, report)
     log_metric("test:auc", auc if isinstance(auc, float) else float("nan"))

@@ -57,7 +57,8 @@ def main() -> None:
     channels.write_batch(job.output(STEP.output("batch").name), BATCH_TEST_FILE, parts[2], schema)
     # what drift checks compare new data and captured requests with: the training rows' features
     train_features = parts[0][list(schema.features)]
-    statistics = baseline.statistics(train_features)
+    statistics = baseline.statistics(train_features, features.monitoring_roles(schema))
+    statistics["excluded_columns"] = features.excluded_columns(schema)  # ours: what drift must not call extra
     out = job.output(STEP.output("baseline").name)
     write_json(out / "constraints.json", baseline.constraints(train_features, stats=statistics))
     write_json(out / "statistics.json", statistics)

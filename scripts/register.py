@@ -58,7 +58,8 @@ def comparison_report(archive: Path, champion_model: Path, registration: Registr
     return classifier_report.render(
         schema.encode_target(rows[schema.target]), challenger.predict_proba(rows), challenger.threshold, labels,
         registration.evaluation, champion={"name": f"champion v{decision['champion']['version']}",
-                                           "proba": champion.predict_proba(rows), "threshold": champion.threshold})
+                                           "proba": champion.predict_proba(rows), "threshold": champion.threshold},
+        roles=challenger.schema.roles, champion_roles=champion.schema.roles)
 
 
 def main() -> None:

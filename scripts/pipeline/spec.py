@@ -286,6 +286,12 @@ CLEAN_PARAMS = {
     "id_columns": Param(list, [], help="columns to drop (row ids), comma-separated"),
     "numeric_columns": Param(list, [], help="force these columns to be numeric"),
     "categorical_columns": Param(list, [], help="force these columns to be categorical"),
+    "text_columns": Param(list, [], help="columns of free text (TF-IDF features)"),
+    "datetime_columns": Param(list, [], help="columns of dates (calendar and elapsed-time features)"),
+    "feature_columns": Param(list, [], help="keep these as features even when they look like identifiers or constants"),
+    "roles": Param(str, "", help='a roles file\'s JSON, {"column": "role"}; the parameters above win over it'),
+    "leakage": Param(str, "report", "a column that alone predicts the target almost perfectly: report, or refuse",
+                     choices=("report", "refuse")),
     "bad_rows": Param(str, "refuse", "CSV rows with a wrong field count: refuse, or drop and count", choices=("refuse", "drop")),
 }
 FEATURE_PARAMS = {

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from . import drift as drift_report
+from . import roles as roles_report
 from . import svg
 
 BOOTSTRAP_SAMPLES = 200
@@ -174,7 +175,8 @@ def _importances(importances: Mapping[str, float] | pd.Series | None) -> str:
 
 def render(y_true, proba, threshold: float, labels: Sequence[str], metrics: Mapping[str, Any],
            importances: Mapping[str, float] | pd.Series | None = None, champion: Mapping[str, Any] | None = None,
-           drift: pd.DataFrame | Sequence[Mapping] | None = None) -> str:
+           drift: pd.DataFrame | Sequence[Mapping] | None = None, roles: Mapping[str, str] | None = None,
+           champion_roles: Mapping[str, str] | None = None) -> str:
     """The whole report as one HTML string; the same inputs give the same bytes."""
     y = np.asarray(y_true).astype(int)
     models = _models(y, proba, threshold, champion)
@@ -200,4 +202,5 @@ def render(y_true, proba, threshold: float, labels: Sequence[str], metrics: Mapp
     if importance_plot:
         sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
     sections.append(drift_report.table_section(drift))
+    sections.append(roles_report.section(roles, champion_roles))  # column roles; the champion's beside them
     return svg.page("Evaluation report: classifier", sections, subtitle)

@@ -7,6 +7,8 @@ indexing and input validation in every step. FastScorer reads the fitted preproc
 then calls the fitted estimator. It is used only after it reproduced the pipeline's own
 output on the artifact's sample rows and on variants with missing values and unseen
 categories; any other pipeline shape, or any mismatch, falls back to PipelineScorer.
+Columns with other roles (text, dates, frequency-encoded categories) go through their fitted
+encoder's own transform, on those columns only; the numbers and small categories stay in numpy.
 """
 
 from __future__ import annotations
@@ -79,13 +81,17 @@ class FastScorer:
             raise TypeError("first step is not a ColumnTransformer")
         parts = {name: (step, list(cols)) for name, step, cols in transformer.transformers_
                  if not (isinstance(step, str) and step == "drop")}
-        if list(parts) not in (["num", "cat"], ["num"], ["cat"]) or any(isinstance(s, str) for s, _ in parts.values()):
+        base = [name for name in parts if name in ("num", "cat")]
+        if list(parts)[: len(base)] != base or base not in (["num", "cat"], ["num"], ["cat"], []) \
+                or any(isinstance(s, str) for s, _ in parts.values()):
             raise TypeError(f"unexpected transformers {list(parts)}")
         # a side with no columns (a numeric-only or categorical-only schema) is left unfitted by sklearn
         # and adds no features: it gets an empty plan
         (imputer, num_cols), (cat_pipe, cat_cols) = parts.get("num", (None, [])), parts.get("cat", (None, []))
-        if num_cols != list(schema.numeric) or cat_cols != list(schema.categorical):
+        if num_cols != list(schema.numeric) or cat_cols != list(schema.columns("categorical")):
             raise TypeError("transformer columns differ from the schema")
+        self._extra_plan(schema, [parts[name] for name in list(parts)[len(base):]])
+        self._cat_index = [list(schema.categorical).index(c) for c in cat_cols]
         if num_cols:
             self._numeric_plan(imputer)
         else:
@@ -94,9 +100,19 @@ class FastScorer:
             self._category_plan(cat_pipe)
         else:
             self.codes = []
-        width = self.statistics.size + self.indicators.size + len(self.codes)
+        self.width = width = self.statistics.size + self.indicators.size + len(self.codes) + sum(w for _, _, w in self.extras)
         if width != getattr(self.estimator, "n_features_in_", width):
             raise TypeError(f"{width} preprocessed features, the estimator expects {self.estimator.n_features_in_}")
+
+    def _extra_plan(self, schema, extras: list) -> None:
+        """Text, date and frequency encoders: applied by their own transform to their columns only."""
+        self.extras = []
+        for step, columns in extras:
+            unknown = [c for c in columns if c not in schema.categorical]
+            if unknown:
+                raise TypeError(f"encoder columns {unknown} are not served as text")
+            width = len(step.get_feature_names_out())
+            self.extras.append((step, [(c, list(schema.categorical).index(c)) for c in columns], width))
 
     def _numeric_plan(self, imputer) -> None:
         if not (isinstance(imputer, SimpleImputer) and isinstance(imputer.missing_values, float)
@@ -135,13 +151,22 @@ class FastScorer:
         numeric = batch.numeric
         missing = np.isnan(numeric)
         imputed = np.where(missing, self.statistics, numeric)
-        X = np.empty((batch.rows, self.statistics.size + self.indicators.size + len(self.codes)))
+        X = np.empty((batch.rows, self.width))
         X[:, : self.statistics.size] = imputed
         start = self.statistics.size + self.indicators.size
         X[:, self.statistics.size : start] = missing[:, self.indicators]
-        for j, (codes, values) in enumerate(zip(self.codes, batch.categorical)):
-            X[:, start + j] = codes.encode(values)
+        for j, (codes, index) in enumerate(zip(self.codes, self._cat_index)):
+            X[:, start + j] = codes.encode(batch.categorical[index])
+        start += len(self.codes)
+        for step, columns, width in self.extras:
+            frame = pd.DataFrame({name: _as_list(batch.categorical[index]) for name, index in columns}, dtype=object)
+            X[:, start : start + width] = step.transform(frame)
+            start += width
         return self.estimator.predict_proba(X)[:, 1]
+
+
+def _as_list(values) -> list:
+    return values.to_pylist() if isinstance(values, pa.Array) else list(values)
 
 
 def verification_records(model) -> list[dict]:

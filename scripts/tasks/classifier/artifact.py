@@ -117,7 +117,8 @@ def save(
         "model_sha256": sha256_file(model_path),
         "schema": schema.to_dict(),
         "features": [
-            {"name": c, "kind": "numeric" if c in schema.numeric else "categorical"} for c in schema.features
+            {"name": c, "kind": "numeric" if c in schema.numeric else "categorical", "role": schema.role(c)}
+            for c in schema.features
         ],
         "labels": {"positive": schema.positive_label, "negative": schema.negative_label},
         "threshold": float(threshold),

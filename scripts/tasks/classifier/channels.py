@@ -40,6 +40,10 @@ def read_cleaned_schema(directory: Path) -> Schema:
     schemas = {f.name: Schema.from_dict(storage.read_json(f)) for f in files}
     first = next(iter(schemas.values()))
     for name, other in schemas.items():
+        if other.role_differences(first):  # roles were inferred per shard: a host whose data contradicts fails
+            raise DataError(f"{Path(directory) / name} disagrees with {files[0].name} on column roles "
+                            f"({'; '.join(other.role_differences(first))}): pin them with a roles file or "
+                            "--text-columns/--datetime-columns/--feature-columns")
         if not other.agrees_with(first):  # column order may differ between shards
             raise DataError(f"{Path(directory) / name} disagrees with {files[0].name}: clean shards inferred different schemas")
     return first

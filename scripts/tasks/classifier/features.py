@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from common.errors import DataError
 
+from .encoders import DateFeatures, FrequencyEncoder, TextScore
 from .schema import Schema
 
 # Rare categories beyond this many are grouped into one code, bounding the model's width.
@@ -64,6 +65,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_preprocessor(schema: Schema) -> ColumnTransformer:
+    """num and cat first (serving's fast path computes them itself), then one transformer per further role."""
     numeric = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
     categorical = Pipeline(
         [
@@ -79,8 +81,13 @@ def build_preprocessor(schema: Schema) -> ColumnTransformer:
             ),
         ]
     )
+    extra = [(f"text_{i}", TextScore(), [column]) for i, column in enumerate(schema.columns("text"))]
+    if schema.columns("datetime"):
+        extra.append(("date", DateFeatures(), list(schema.columns("datetime"))))
+    if schema.columns("high_cardinality"):
+        extra.append(("frequency", FrequencyEncoder(), list(schema.columns("high_cardinality"))))
     return ColumnTransformer(
-        [("num", numeric, list(schema.numeric)), ("cat", categorical, list(schema.categorical))],
+        [("num", numeric, list(schema.numeric)), ("cat", categorical, list(schema.columns("categorical"))), *extra],
         remainder="drop",
         verbose_feature_names_out=True,
     )
@@ -97,6 +104,8 @@ def fit_preprocessor(train: pd.DataFrame, schema: Schema) -> ColumnTransformer:
     The fitted preprocessor is the same as one fitted on all rows (tests compare their bytes).
     """
     frame = train[list(schema.features)]
+    if set(schema.columns("categorical")) != set(schema.categorical):  # text, dates, frequencies: fitted on every row
+        return build_preprocessor(schema).fit(frame, schema.encode_target(train[schema.target]).to_numpy())
     few = _every_category_once(frame, schema)
     if few is None:
         return build_preprocessor(schema).fit(frame)
@@ -123,3 +132,18 @@ def _every_category_once(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame | 
         {c: frame[c].iloc[np.resize(positions[c], rows)].reset_index(drop=True) for c in frame.columns},
     )
 
+
+
+# Model Monitor baselines know numeric, categorical, text and datetime (monitoring.baseline.ROLES).
+_MONITORING_ROLE = {"numeric": "numeric", "categorical": "categorical", "high_cardinality": "categorical",
+                    "text": "text", "datetime": "datetime"}
+
+
+def monitoring_roles(schema: Schema) -> dict[str, str]:
+    """Each feature's role as the drift baselines name it: text gets length and vocabulary, dates range and recency."""
+    return {c: _MONITORING_ROLE[schema.role(c)] for c in schema.features}
+
+
+def excluded_columns(schema: Schema) -> list[str]:
+    """Columns of the data that are not features: ids (declared or inferred) and constants."""
+    return [*schema.id_columns, *(c for c, r in schema.roles.items() if r == "constant" and c not in schema.id_columns)]

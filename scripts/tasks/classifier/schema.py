@@ -7,7 +7,7 @@ with the data (schema.json) so that later steps and serving agree on every colum
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -30,21 +30,39 @@ class Schema:
     categorical: tuple[str, ...]
     id_columns: tuple[str, ...] = field(default=())
     order: tuple[str, ...] = field(default=())  # the features in the data's column order
+    # every non-target column's role (tasks.classifier.roles); empty in schemas written before roles:
+    # then numeric columns are numeric and the others categorical
+    roles: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def features(self) -> tuple[str, ...]:
         """Features in the data's column order: what a headerless CSV row carries."""
         return self.order or self.numeric + self.categorical
 
+    def role(self, column: str) -> str:
+        return self.roles.get(column) or ("numeric" if column in self.numeric else "categorical")
+
+    def columns(self, role: str) -> tuple[str, ...]:
+        """The features of one role, in the data's column order."""
+        return tuple(c for c in self.features if self.role(c) == role)
+
+    def role_differences(self, other: "Schema") -> list[str]:
+        """'column: role here -> role there' for every column whose role differs."""
+        names = list(dict.fromkeys([*self.roles, *other.roles]))
+        return [f"{c}: {self.roles.get(c, 'absent')} -> {other.roles.get(c, 'absent')}"
+                for c in names if self.roles.get(c) != other.roles.get(c)]
+
     def agrees_with(self, other: "Schema") -> bool:
         """Same columns in the same roles, whatever their order (clean shards may see columns in any order)."""
         roles = ("target", "positive_label", "negative_label")
         sets = ("numeric", "categorical", "id_columns", "order")
         return all(getattr(self, r) == getattr(other, r) for r in roles) and all(
-            set(getattr(self, s)) == set(getattr(other, s)) for s in sets)
+            set(getattr(self, s)) == set(getattr(other, s)) for s in sets) and dict(self.roles) == dict(other.roles)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["roles"] = dict(self.roles)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Schema":
@@ -57,6 +75,7 @@ class Schema:
                 categorical=tuple(data["categorical"]),
                 id_columns=tuple(data.get("id_columns", ())),
                 order=tuple(data.get("order", ())),
+                roles=dict(data.get("roles", {})),
             )
         except KeyError as exc:
             raise DataError(f"schema is missing {exc}") from None
@@ -81,8 +100,14 @@ def infer(
     id_columns: Sequence[str] = (),
     numeric: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> Schema:
-    """Numeric dtype columns are numeric, the rest categorical, unless the caller says otherwise."""
+    """Numeric dtype columns are numeric, the rest categorical, unless the caller says otherwise.
+
+    With `roles` (tasks.classifier.roles.infer's, every non-target column's), identifiers join the
+    id columns, constants are dropped, and every string role (categorical, high_cardinality, text,
+    datetime) is served as text, so it is listed in `categorical`; `roles` says how each is encoded.
+    """
     if target not in df.columns:
         raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
     for name in [*id_columns, *(numeric or ()), *(categorical or ())]:
@@ -94,14 +119,20 @@ def infer(
     if positive_label not in labels:
         raise DataError(f"positive label {positive_label!r} not found in column '{target}' (labels: {labels})")
     negative_label = next(label for label in labels if label != positive_label)
-    excluded = {target, *id_columns}
+    if roles:
+        id_columns = tuple(dict.fromkeys([*id_columns, *(c for c, r in roles.items() if r == "identifier")]))
+    excluded = {target, *id_columns, *(c for c, r in (roles or {}).items() if r == "constant")}
     candidates = [c for c in df.columns if c not in excluded]
     forced_num, forced_cat = set(numeric or ()), set(categorical or ())
     def looks_numeric(column: str) -> bool:  # booleans are categories: "True"/"False" at serving
         return pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column])
 
+    if roles:
+        forced_num = {c for c in candidates if roles.get(c) == "numeric"}
+        forced_cat = set(candidates) - forced_num
     num = [c for c in candidates if c in forced_num or (c not in forced_cat and looks_numeric(c))]
     cat = [c for c in candidates if c not in num]
     if not num and not cat:
         raise DataError(f"no feature columns left after removing target '{target}' and ids {list(id_columns)}")
-    return Schema(target, positive_label, negative_label, tuple(num), tuple(cat), tuple(id_columns), tuple(candidates))
+    return Schema(target, positive_label, negative_label, tuple(num), tuple(cat), tuple(id_columns), tuple(candidates),
+                  dict(roles or {}))
