@@ -131,7 +131,7 @@ def _arrow_categories(array: pa.Array) -> pa.DictionaryArray:
 
 
 def _objects(values) -> np.ndarray:
-    """A category column as an object array of text and None, without a Python object per row's lookup."""
+    """A category column as an object array of text and None: the dictionary's words taken by index, in C."""
     if isinstance(values, pa.DictionaryArray):
         words = np.append(values.dictionary.to_numpy(zero_copy_only=False), None)  # last: a null index
         return words[values.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
@@ -193,12 +193,13 @@ class Decoder:
         """The batch as the raw rows the artifact's own pipeline reads: what `Model.prepare` returns for them
         (the features in training order, numbers float64, categories as objects: text, None where missing).
 
-        Columns go in as arrays: a category column was a Python list per value (`to_pylist`, about 1.5 us
-        a value), which cost more than the pipeline's prediction at 1,000 rows.
+        Columns go in as arrays, two blocks (float64, object): turning each category column into a Python
+        list (`to_pylist`, about 1.5 us a value) cost more than the pipeline's prediction at 1,000 rows.
         """
         columns = dict(zip(self.numeric, batch.numeric.T))
-        for name, values in zip(self.categorical, batch.categorical):  # object, as prepare keeps them: pandas
-            columns[name] = pd.Series(_objects(values), dtype=object, copy=False)  # would make Arrow strings
+        for name, values in zip(self.categorical, batch.categorical):
+            # object dtype said explicitly: pandas 3 would make Arrow strings of it, which prepare does not
+            columns[name] = pd.Series(_objects(values), dtype=object, copy=False)
         return pd.DataFrame({name: columns[name] for name in self.wire}, columns=self._frame_columns)
 
     def decode(self, kind: str, body: bytes, charset: str = "utf-8", params: dict | None = None) -> Batch:
