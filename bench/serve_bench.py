@@ -3,13 +3,18 @@
 
   in-process      serving.handler.Handler.invocations called directly, one thread (the floor)
   serve           scripts/serve: gunicorn, 2 sync workers, fast scorer (what ships)
-  serve+pipeline  the same server scoring through the artifact's sklearn pipeline (isolates the scorer)
+  serve+pipeline  the same server scoring through the artifact's sklearn pipeline: the generic path, what
+                  a model without a fast scorer gets (the same pipeline call as mms's)
   mms             AWS's sagemaker-inference toolkit on multi-model-server (Java), with the handler a
                   user would write: pandas.read_csv + the artifact's pipeline (bench/mms/)
 
-Load: wrk, 4 connections, 1-row and 1,000-row headerless CSV requests. The MMS stack lives in
-its own venv (.cache/bench-venv, created on first use); wrk comes from Debian when missing.
-Everything started here is stopped here, by process group. The last line holds the ratios.
+Load: wrk, 4 connections, 1-, 100- and 1,000-row headerless CSV requests. Every stack is up for the
+whole run and the measurements alternate between them in rounds, so a burst of other load on the
+shared machine falls on all of them alike. Beside wrk's rates, each stack's CPU time per request
+(every process of its group: gunicorn's or MMS's Java frontend and Python workers), which other load
+moves far less than the rates. The MMS stack lives in its own venv (.cache/bench-venv, created on
+first use); wrk comes from Debian when missing. Everything started here is stopped here, by process
+group. The last line holds the ratios.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ["OMP_NUM_THREADS"] = "1"
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_name] = "1"  # every stack inherits these, as scripts/serve sets them; MMS sets OMP's itself
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
 CACHE = REPO / ".cache"
@@ -40,7 +46,7 @@ from localrun.endpoint import invoke, wait_healthy  # noqa: E402
 MMS_PACKAGES = ["sagemaker-inference==1.10.1", "multi-model-server==1.1.11"]
 SAME_AS_HERE = ["scikit-learn", "numpy", "pandas", "scipy", "joblib"]  # the artifact must unpickle there too
 CONNECTIONS, THREADS, WORKERS = 4, 2, 2
-SIZES = (1, 1000)
+SIZES = (1, 100, 1000)
 
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/csv"
@@ -156,21 +162,34 @@ def _ms(out: str, pattern: str) -> float:
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
-def run_wrk(wrk: str, port: int, body_file: Path, lua: Path, seconds: int, n: int) -> dict:
+def run_wrk(wrk: str, stack: "Stack", body_file: Path, lua: Path, seconds: int, n: int,
+            warm_up: bool = True) -> dict:
     env = {**os.environ, "BENCH_BODY": str(body_file)}
     command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", "--latency", "-s", str(lua),
-               f"http://127.0.0.1:{port}/invocations"]
-    warm_up = command[:1] + ["-d2s"] + command[1:]
-    subprocess.run(warm_up, env=env, check=True, capture_output=True, timeout=60)
+               f"http://127.0.0.1:{stack.port}/invocations"]
+    if warm_up:
+        subprocess.run(command[:1] + ["-d2s"] + command[1:], env=env, check=True, capture_output=True, timeout=60)
+    cpu = stack.idle_cpu_seconds()  # requests still in flight from before are not this run's
     out = subprocess.run(command[:1] + [f"-d{seconds}s"] + command[1:], env=env, check=True, capture_output=True,
                          text=True, timeout=seconds + 60).stdout
+    cpu = stack.cpu_seconds() - cpu
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket_errors = re.search(r"Socket errors: (.*)", out)
     if socket_errors:
         errors += sum(int(x) for x in re.findall(r"(\d+)", socket_errors.group(1)))
-    return {"req_s": rate, "rows_s": rate * n, "errors": errors,
-            "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+    return {"req_s": rate, "rows_s": rate * n, "errors": errors, "requests": requests, "cpu_s": cpu,
+            "cpu_ms": 1e3 * cpu / max(requests, 1), "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+
+
+def combine(runs: list[dict], n: int) -> dict:
+    """One stack's rounds at one size: rates and CPU per request over all of them, the worst tail."""
+    rate = statistics.median(r["req_s"] for r in runs)
+    requests = sum(r["requests"] for r in runs)
+    return {"req_s": rate, "rows_s": rate * n, "errors": sum(r["errors"] for r in runs),
+            "cpu_ms": 1e3 * sum(r["cpu_s"] for r in runs) / max(requests, 1),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs), "p99_ms": max(r["p99_ms"] for r in runs)}
 
 
 # -- servers -------------------------------------------------------------------------------------
@@ -185,6 +204,9 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port below 32768")
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Stack:
@@ -212,6 +234,32 @@ class Stack:
         except (RuntimeError, OSError) as error:
             raise RuntimeError(f"{self.name} not ready: {error}; see {self.log_file}") from None
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU seconds of every live process in this stack's group (its session leader's pid)."""
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[2]) == self.process.pid:  # pgrp
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / _CLOCK_TICKS
+
+    def idle_cpu_seconds(self, timeout: float = 10.0) -> float:
+        """cpu_seconds() once the stack has stopped working (under 10 ms of CPU in 0.2 s), or after `timeout`."""
+        deadline, before = time.monotonic() + timeout, self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self.cpu_seconds()
+            if now - before < 0.01:
+                return now
+            before = now
+        return before
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -227,16 +275,19 @@ class Stack:
         self._log.close()
 
 
-def serve_stack(name: str, base: Path, work: Path, pipeline_scorer: bool = False) -> Stack:
+def serve_stack(name: str, base: Path, work: Path, scorer: str | None = None) -> Stack:
+    """scripts/serve; with `scorer` ("module:Class", built from the model) in place of compile_scorer's choice."""
     port = free_port()
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SERVING_HOST": "127.0.0.1",
            "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS)}
     env.pop("SM_MODEL_DIR", None)
     command = [sys.executable, str(SCRIPTS / "serve")]
-    if pipeline_scorer:
+    if scorer:
+        module, attribute = scorer.split(":")
         command = [sys.executable, "-c", (
-            f"import sys; sys.path.insert(0, {str(SCRIPTS)!r}); import serving.handler as h, serving.scorer as s; "
-            "h.compile_scorer = s.PipelineScorer; from serving.server import main; sys.exit(main([]))")]
+            f"import sys, importlib; sys.path.insert(0, {str(SCRIPTS)!r}); import serving.handler as h; "
+            f"h.compile_scorer = getattr(importlib.import_module({module!r}), {attribute!r}); "
+            "from serving.server import main; sys.exit(main([]))")]
     return Stack(name, command, env, work / f"{name}.log", port)
 
 
@@ -265,22 +316,51 @@ def mms_stack(venv_bin: Path, model_dir: Path, work: Path) -> Stack:
 # -- report --------------------------------------------------------------------------------------
 
 def table(results: dict[str, dict[int, dict]]) -> str:
-    lines = [f"{'stack':<16}{'rows':>6}{'req/s':>10}{'rows/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    width = max(16, *(len(name) + 2 for name in results))
+    lines = [f"{'stack':<{width}}{'rows':>6}{'req/s':>10}{'rows/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
+             f"{'cpu ms/req':>12}{'errors':>8}"]
     for n in SIZES:
         for name, by_size in results.items():
             r = by_size.get(n)
             if r:
-                lines.append(f"{name:<16}{n:>6}{r['req_s']:>10.0f}{r['rows_s']:>11.0f}{r['p50_ms']:>9.2f}"
-                             f"{r['p99_ms']:>9.2f}{r['errors']:>8}")
+                cpu = f"{r['cpu_ms']:>12.2f}" if "cpu_ms" in r else f"{'-':>12}"
+                lines.append(f"{name:<{width}}{n:>6}{r['req_s']:>10.0f}{r['rows_s']:>11.0f}{r['p50_ms']:>9.2f}"
+                             f"{r['p99_ms']:>9.2f}{cpu}{r['errors']:>8}")
     return "\n".join(lines)
+
+
+def ratios(results: dict[str, dict[int, dict]], parse_ms: float, predict_ms: float) -> dict[str, float]:
+    serve, floor = results["serve"], results["in-process"]
+    found = {
+        "serve_p99_1row_ms": serve[1]["p99_ms"],
+        "serve_req_ratio_vs_inprocess": serve[1]["req_s"] / floor[1]["req_s"],
+        "serve_rows_ratio_vs_inprocess": serve[1000]["rows_s"] / floor[1000]["rows_s"],
+        "parse_ms_1000": parse_ms,
+        "predict_ms_1000": predict_ms,
+        "parse_vs_predict_1000": parse_ms / predict_ms,
+    }
+    if "mms" in results:
+        mms, generic = results["mms"], results["serve+pipeline"]
+        found = {"serve_rows_ratio_vs_mms": serve[1000]["rows_s"] / mms[1000]["rows_s"],
+                 "serve_req_ratio_vs_mms": serve[1]["req_s"] / mms[1]["req_s"],
+                 # the generic path (the artifact's pipeline, no fast scorer) against the same pipeline on MMS
+                 **{f"pipeline_rows_ratio_vs_mms_{n}": generic[n]["rows_s"] / mms[n]["rows_s"] for n in SIZES},
+                 # CPU per request, MMS's over ours: above 1, ours costs less per request
+                 **{f"pipeline_cpu_ratio_vs_mms_{n}": mms[n]["cpu_ms"] / generic[n]["cpu_ms"] for n in SIZES},
+                 **found}
+    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=8,
-                        help="measured seconds per stack and size (after a 2 s warm-up)")
+                        help="measured seconds per stack and size, split over the rounds (after a 2 s warm-up)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds that alternate between the stacks")
     parser.add_argument("--model-dir", type=Path, help="artifact to serve (default: train one into .cache/bench)")
     parser.add_argument("--skip-mms", action="store_true", help="only the in-process floor and serve")
+    parser.add_argument("--scorer", action="append", default=[], metavar="NAME=MODULE:CLASS",
+                        help="one more serve stack scoring with that class, built from the model (importable "
+                             "with PYTHONPATH): a candidate scorer beside the shipped ones, in the same run")
     args = parser.parse_args()
 
     from tasks.classifier import artifact
@@ -312,35 +392,35 @@ def main() -> int:
             files[n] = work / f"body-{n}.csv"
             files[n].write_bytes(body)
         plans = [("serve", lambda: serve_stack("serve", base, work)),
-                 ("serve+pipeline", lambda: serve_stack("serve+pipeline", base, work, pipeline_scorer=True))]
+                 ("serve+pipeline", lambda: serve_stack("serve+pipeline", base, work, "serving.scorer:PipelineScorer"))]
+        for extra in args.scorer:
+            name, _, scorer = extra.partition("=")
+            plans.append((name, lambda name=name, scorer=scorer: serve_stack(name, base, work, scorer)))
         if venv_bin:
             plans.append(("mms", lambda: mms_stack(venv_bin, base / "model", work)))
-        for name, start in plans:
-            stack = start()
-            try:
+        stacks: dict[str, Stack] = {}
+        try:
+            for name, start in plans:
+                stacks[name] = stack = start()
                 started = time.monotonic()
                 answer = stack.ready(bodies[1])
                 log(f"{name}: first successful invocation {time.monotonic() - started:.1f} s after start")
                 if answer.replace(b" ", b"") != expected.body.replace(b" ", b""):
                     raise RuntimeError(f"{name} answered {answer[:200]!r}, in-process {expected.body[:200]!r}")
-                results[name] = {n: run_wrk(wrk, stack.port, files[n], lua, args.seconds, n) for n in SIZES}
-            finally:
+            runs: dict[str, dict[int, list]] = {name: {n: [] for n in SIZES} for name in stacks}
+            names, seconds = list(stacks), max(1, args.seconds // args.rounds)  # wrk takes whole seconds
+            for round_ in range(args.rounds):
+                for n in SIZES:
+                    for name in names[round_ % len(names):] + names[: round_ % len(names)]:  # rotated each round
+                        runs[name][n].append(run_wrk(wrk, stacks[name], files[n], lua, seconds, n,
+                                                     warm_up=round_ == 0))
+        finally:
+            for stack in stacks.values():
                 stack.stop()
+        results.update({name: {n: combine(by_size[n], n) for n in SIZES} for name, by_size in runs.items()})
 
     print(table(results))
-    serve, floor = results["serve"], results["in-process"]
-    ratios = {
-        "serve_p99_1row_ms": serve[1]["p99_ms"],
-        "serve_req_ratio_vs_inprocess": serve[1]["req_s"] / floor[1]["req_s"],
-        "serve_rows_ratio_vs_inprocess": serve[1000]["rows_s"] / floor[1000]["rows_s"],
-        "parse_ms_1000": parse_ms,
-        "predict_ms_1000": predict_ms,
-        "parse_vs_predict_1000": parse_ms / predict_ms,
-    }
-    if "mms" in results:
-        ratios = {"serve_rows_ratio_vs_mms": serve[1000]["rows_s"] / results["mms"][1000]["rows_s"],
-                  "serve_req_ratio_vs_mms": serve[1]["req_s"] / results["mms"][1]["req_s"], **ratios}
-    print(" ".join(f"{key}={value:.2f}" for key, value in ratios.items()))
+    print(" ".join(f"{key}={value:.2f}" for key, value in ratios(results, parse_ms, predict_ms).items()))
     failed = [name for name, by_size in results.items() if any(r["errors"] for r in by_size.values())]
     if failed:
         log(f"errors under load in: {', '.join(failed)}")

@@ -220,6 +220,61 @@ def test_fast_scorer_matches_the_pipeline_on_the_whole_test_split(handler, model
     assert_scores(handler.invocations("text/csv", None, frame.to_csv(index=False).encode()), model, frame)
 
 
+def _messy(model, rows, n: int) -> pd.DataFrame:
+    """n client rows with 10% missing values everywhere and some unseen categories."""
+    frame = features(model, rows).head(n).astype(object)
+    rng = np.random.default_rng(n)
+    frame = frame.mask(rng.random(frame.shape) < 0.1)
+    for column in model.schema.categorical[:1]:
+        frame.loc[rng.random(len(frame)) < 0.1, column] = "unseen"
+    return frame
+
+
+def _bodies(frame: pd.DataFrame) -> dict[str, bytes]:
+    """The same rows as each reader's input: CSV small (stdlib path) and large (pyarrow path), JSON, Parquet."""
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame.astype({c: "string" for c in frame.columns
+                                                      if frame[c].map(type).eq(str).any()}), preserve_index=False), sink)
+    csv = frame.to_csv(index=False).encode()
+    return {"csv": csv, "json": frame.to_json(orient="records").encode(), "parquet": sink.getvalue()}
+
+
+@pytest.mark.parametrize("n", [1, 7, 600])
+def test_decoder_frame_is_what_prepare_returns_and_the_pipeline_scores_it(handler, model, rows, n):
+    """Decoder.frame: the rows the artifact's pipeline reads, as Model.prepare would leave them (so prepare
+    can be skipped), and scored by the pipeline as the client's own rows are."""
+    frame = _messy(model, rows, n)
+    want, _ = expected(model, frame)
+    for kind, body in _bodies(frame).items():
+        if kind == "csv":
+            assert (len(body) > decode.SMALL_CSV_BYTES) == (n == 600)  # both CSV readers are covered
+        batch = handler.decoder.decode(kind, body)
+        built = handler.decoder.frame(batch)
+        assert list(built.columns) == list(model.schema.features)
+        assert built.dtypes.astype(str).tolist() == [
+            "float64" if c in model.schema.numeric else "object" for c in model.schema.features]
+        pd.testing.assert_frame_equal(model.prepare(built), built)
+        np.testing.assert_allclose(model.pipeline.predict_proba(built)[:, 1], want, rtol=0, atol=1e-12, err_msg=kind)
+
+
+def test_decoder_frame_of_a_one_sided_model(one_sided_model):
+    model, test = one_sided_model
+    decoder = decode.Decoder(model.schema)
+    frame = features(model, test).head(50)
+    built = decoder.frame(decoder.decode("csv", frame.to_csv(index=False).encode()))
+    pd.testing.assert_frame_equal(model.prepare(built), built)
+    np.testing.assert_allclose(model.pipeline.predict_proba(built)[:, 1], model.predict_proba(frame), rtol=0, atol=1e-12)
+
+
+def test_decoder_frame_keeps_text_null_and_the_none_of_every_category_form():
+    """Dictionary arrays (with nulls in the dictionary and in the indices), plain Arrow text and lists."""
+    words = pa.DictionaryArray.from_arrays(pa.array([0, None, 1, 2, 0], pa.int32()), pa.array(["a", None, "c"]))
+    assert decode._objects(words).tolist() == ["a", None, None, "c", "a"]
+    assert decode._objects(pa.array(["x", None])).tolist() == ["x", None]
+    column = decode._objects(["x", None, "y"])
+    assert column.dtype == object and column.tolist() == ["x", None, "y"]
+
+
 @pytest.mark.parametrize("padded_number", ["2.5", " 2.5 "])
 def test_stdlib_and_pyarrow_csv_paths_agree_on_awkward_fields(model, monkeypatch, padded_number):
     decoder = decode.Decoder(model.schema)
