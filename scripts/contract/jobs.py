@@ -104,6 +104,7 @@ class TrainingJob:
     output_data_dir: Path
     checkpoint_dir: Path
     failure_file: Path = field(default_factory=layout.failure_file)
+    cpus: int = 1  # what training may use: SM_NUM_CPUS (the toolkit's count of the host's cores), else this process's
 
     def channel(self, name: str) -> Path:
         path = self.channels.get(name)
@@ -182,7 +183,17 @@ def training_job(argv: Sequence[str] | None = None) -> TrainingJob:
         model_dir=layout.model_dir(),
         output_data_dir=layout.output_data_dir(),
         checkpoint_dir=checkpoint_dir(),
+        cpus=training_cpus(),
     )
+
+
+def training_cpus() -> int:
+    from .serving import cpu_count
+
+    try:
+        return max(1, int(os.environ.get("SM_NUM_CPUS") or 0)) if os.environ.get("SM_NUM_CPUS") else cpu_count()
+    except ValueError:
+        return cpu_count()
 
 
 @dataclass(frozen=True)
