@@ -18,7 +18,6 @@ so the decoded columns, feature matrix and output text of only one slice exist a
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -27,8 +26,9 @@ from .errors import RequestError
 
 SLICE_BYTES = 4 * 1024 * 1024
 GROUP_LINES = 256  # a slice that fails is retried in groups of lines before line by line
-# A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder: both fields empty (missing
-# to any CSV reader), the same field count as a scored line so joins keep their columns.
+# A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder: every field empty (missing
+# to any CSV reader), the same field count as a scored line so joins keep their columns (a binary
+# model's shown here; outputs.Output.placeholder_csv has each kind's).
 PLACEHOLDER_CSV = ","
 _SINGLE_ROW = re.compile(r"^row 1(?: \(line 1\))?(?=, |: )")  # the decoder's place, for a body of one line
 
@@ -39,10 +39,6 @@ class BatchOptions:
     bad_records: str = "fail"  # or "placeholder"
     max_concurrent_transforms: int = 1
     slice_bytes: int = SLICE_BYTES
-
-
-def _placeholder_json(reason: str) -> str:
-    return json.dumps({"probability": None, "label": None, "error": reason})
 
 
 class CsvBatch:
@@ -106,8 +102,7 @@ class CsvBatch:
             return False
 
     def _encode(self, batch, out_kind: str) -> bytes:
-        proba = self.handler.scorer.predict_proba(batch)
-        encoded = self.handler._encode(out_kind, proba, proba >= self.handler.model.threshold)
+        encoded = self.handler.output.encode(out_kind, self.handler.scorer.predict(batch))
         if out_kind == media.CSV:
             return encoded
         return encoded[len(b'{"predictions":['):-len(b"]}")]
@@ -136,7 +131,8 @@ class CsvBatch:
         out, taken = [], 0
         for i in range(len(records)):
             if i in bad:
-                out.append(PLACEHOLDER_CSV if out_kind == media.CSV else _placeholder_json(bad[i]))
+                output = self.handler.output
+                out.append(output.placeholder_csv() if out_kind == media.CSV else output.placeholder_json(bad[i]))
             else:
                 out.append(scored[taken])
                 taken += 1
@@ -145,12 +141,5 @@ class CsvBatch:
         return ",".join(out).encode()
 
     def _rows(self, batch, out_kind: str) -> list[str]:
-        """One output text per row, as Handler._encode writes them."""
-        handler = self.handler
-        proba = handler.scorer.predict_proba(batch)
-        positive = (proba >= handler.model.threshold).tolist()
-        if out_kind == media.CSV:
-            labels = handler._csv_labels
-            return [f"{p!r},{labels[y]}" for p, y in zip(proba.tolist(), positive)]
-        labels = handler._json_labels
-        return [f'{{"probability":{p!r},"label":{labels[y]}}}' for p, y in zip(proba.tolist(), positive)]
+        """One output text per row, as the handler's output writes them."""
+        return self.handler.output.rows(out_kind, self.handler.scorer.predict(batch))
