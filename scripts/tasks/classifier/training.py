@@ -16,11 +16,10 @@ The target's kind (target.py) decides classifier or regressor and the validation
 
 from __future__ import annotations
 
-import io
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import joblib
 import numpy as np
 
 from . import families
@@ -113,16 +112,14 @@ def train(
 
 
 def as_restored(state: TrainingState) -> TrainingState:
-    """The state as a checkpoint restores it (a joblib round trip), so that every run continues from equal objects.
+    """The state as a checkpoint restores it (a pickle round trip), so that every run continues from equal objects.
 
     Without it a resumed model predicts the same but pickles to other bytes: trees grown in one
     process share objects (parameter strings, numpy dtypes) that pickle writes once, while trees
-    restored from a checkpoint carry their own copies. The round trip costs milliseconds per stage.
+    restored from a checkpoint carry their own copies. The C pickler, not joblib's Python one: on
+    300 trees of 300 features joblib's round trip cost about 0.3 s a stage, pickle's a tenth of it.
     """
-    buffer = io.BytesIO()
-    joblib.dump(state, buffer)
-    buffer.seek(0)
-    return joblib.load(buffer)
+    return pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def choose_threshold(y_true, proba) -> float:
