@@ -17,11 +17,14 @@ bound is about. The last line: name=value ratios (candidate / reference).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# as the train image's launcher (contract.launch) sets it, for both runs: before OpenMP loads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
@@ -45,8 +48,6 @@ def prepared(rows: int, columns: int):
 
 def step_seconds(frame, cores: int) -> dict[str, float]:
     """clean, feature and train as jobs (local runner, process engine); each step's wall time."""
-    import os
-
     from localrun.engines import ProcessEngine
     from localrun.jobs import Job
     from localrun.runner import LocalSession
