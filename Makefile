@@ -7,7 +7,7 @@ PYTHON ?= $(VENV)/bin/python
 READY := $(VENV)/.ready
 TASK ?= classifier
 # each task's runs, registry and endpoints in a work directory of their own
-WORK ?= $(if $(filter forecast,$(TASK)),work/forecast,work)
+WORK ?= $(if $(filter classifier,$(TASK)),work,work/$(TASK))
 ENGINE ?= process
 
 # Values reach the shell single-quoted, so labels such as >50K, spaces and quotes pass unchanged.
@@ -16,6 +16,8 @@ q = '$(subst ','\'',$(1))'
 # make run [DATA=path.csv TARGET=column POSITIVE=label] [IDS=col1,col2] [HP="n_estimators=200 max_depth=4"]
 #          [TEXT=col DATES=col FEATURES=col CATEGORICAL=col NUMERIC=col ROLES=roles.json LEAKAGE=refuse]
 #          [PARAMS="GateFloor=0.8 GateMargin=0.01"] [ENGINE=docker] [FROM=train] [NO_CACHE=1]
+# make run DATA=three_classes.csv TARGET=column                   (multi-class: no POSITIVE)
+# make run TASK=regression [DATA=path.csv TARGET=numeric_column]   (default: data/diabetes.csv)
 # make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n] [HOSTS=n]
 # make run TASK=forecast SYNTHETIC=2000 HOSTS=4
 RUN_ARGS = --task $(call q,$(TASK)) --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \

@@ -1,6 +1,7 @@
 """`python -m localrun`: a pipeline of the spec, run locally as SageMaker runs it.
 
-    python -m localrun [--data FILE --target COL --positive-label L] [-p key=value] [--from STEP] [--no-cache]
+    python -m localrun [--data FILE --target COL [--positive-label L]] [-p key=value] [--from STEP] [--no-cache]
+    python -m localrun --task regression [--data FILE --target COL]
     python -m localrun --task forecast [--data FILE --series COL --time COL --value COL] [--horizon N] [--hosts N]
     python -m localrun --task forecast --synthetic 2000 --hosts 4    (seeded synthetic hourly servers)
 
@@ -72,7 +73,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
                         help="forecast: N seeded synthetic hourly servers (60 days) instead of --data")
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
-    parser.add_argument("--positive-label", help="positive target value (default for lending_club: bad)")
+    parser.add_argument("--positive-label", help="positive target value of a binary target (default for lending_club: "
+                        "bad); none for a multi-class target")
     parser.add_argument("--id-columns", default=None, help="comma-separated id columns to drop (lending_club: rownames)")
     roles = parser.add_argument_group("column roles (clean's report shows the inferred ones, with the evidence)")
     for flag, what in (("--numeric-columns", "numbers"), ("--categorical-columns", "categories"),
@@ -99,31 +101,38 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     args.state_dir = args.work_dir / "controlplane"
     if args.task == "forecast":
         return args, _forecast_config(args, parser)
-    data = (args.data or DEFAULT_DATA).resolve()
+    pipeline = spec.BY_TASK[args.task]  # classifier or regression: the tabular steps
+    default_data = (REPO / pipeline.parameter("InputData").default).resolve()
+    data = (args.data or default_data).resolve()
     if not data.exists():
         parser.error(f"--data {args.data}: no such file or folder")
     parameters = _pairs(args.param, "--param", parser)
-    if data == DEFAULT_DATA:
-        parameters.setdefault("IdColumns", args.id_columns if args.id_columns is not None else PIPELINE.parameter("IdColumns").default)
+    if data == default_data:
+        parameters.setdefault("IdColumns", args.id_columns if args.id_columns is not None else pipeline.parameter("IdColumns").default)
     else:
-        if not (args.target or "Target" in parameters) or not (args.positive_label or "PositiveLabel" in parameters):
-            parser.error("--target and --positive-label are required for data other than the default dataset")
+        if not (args.target or "Target" in parameters):
+            parser.error("--target is required for data other than the default dataset (and --positive-label for a "
+                         "binary target)")
         parameters.setdefault("IdColumns", args.id_columns or "")
+        if any(p.name == "PositiveLabel" for p in pipeline.parameters):
+            parameters.setdefault("PositiveLabel", "")  # the default data's label means nothing here
     for name, value in (("InputData", str(data)), ("Target", args.target), ("PositiveLabel", args.positive_label)):
         if value is not None:
+            if name == "PositiveLabel" and args.task == "regression":
+                parser.error("--positive-label means nothing for --task regression")
             parameters[name] = value
     if not parameters.get("DataCaptureS3Uri"):  # the local control plane captures to a folder
         parameters["DataCaptureS3Uri"] = (args.work_dir / "data-capture").as_uri()
     arguments = _step_arguments(args, parser)
     config = RunConfig(
-        PIPELINE, parameters={k: str(v) if PIPELINE.parameter(k).type is str else v for k, v in parameters.items()},
+        pipeline, parameters={k: str(v) if pipeline.parameter(k).type is str else v for k, v in parameters.items()},
         arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
         rerun_from=args.rerun_from, use_cache=not args.no_cache,
     )
     config.control_plane = lambda: ensure_running(args.state_dir, args.engine)
     try:
         values = config.values()
-        for step in PIPELINE.steps:
+        for step in pipeline.steps:
             step_arguments(step, values, arguments.get(step.name, {}))
     except KeyError as error:
         parser.error(error.args[0])
@@ -290,9 +299,12 @@ def run(argv: list[str]) -> int:
         return 0
     print_outputs("=== local pipeline finished ===", summary)
     print_roles(summary["outputs"].get("cleaned"))
-    print(f"validation AUC {summary['validation_auc']:.4f}, validation log-loss {summary['validation_logloss']:.4f}")
+    print(f"target: {summary['kind']}; " + ", ".join(f"{name.replace('_', ' ')} {value:.4f}"
+                                                    for name, value in summary["validation"].items()))
     print(f"model sha256 {summary['model_sha256']}  (python -m localrun lineage {summary['model_sha256'][:12]}…)")
-    print(f"TEST AUC {summary['test_auc']:.4f}  (wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
+    gate = summary["gate"]
+    print(f"TEST {gate['metric'].upper()} {gate['value'] if gate['value'] is None else format(gate['value'], '.4f')}  "
+          f"(wall time {summary['wall_seconds']:.1f} s, run {run_dir})")
     for page in ("evaluation_report", "registration_report"):
         if page in summary["outputs"]:
             print(f"REPORT {summary['outputs'][page]}")

@@ -299,12 +299,17 @@ def summarize(results: dict[str, StepResult], run_dir: Path, started: float) -> 
     metadata = read_model_metadata(results["train"].outputs["model"])
     outputs = output_paths(results)
     drift = read_output_json(results, "drift", "drift", "constraint_violations.json")
+    kind = metadata.get("kind", "binary")
+    binary = report.get("binary_classification_metrics")
     return {
         "run_dir": str(run_dir),
-        "test_auc": report["binary_classification_metrics"]["auc"]["value"],
+        "kind": kind,  # binary, multiclass or regression
+        "test_auc": binary["auc"]["value"] if binary else None,
         "gate": report["gate"],
-        "validation_auc": metadata["metrics"]["validation_auc"],
-        "validation_logloss": metadata["metrics"]["validation_logloss"],
+        "validation": metadata["metrics"],
+        "validation_auc": metadata["metrics"].get("validation_auc"),
+        "validation_logloss": metadata["metrics"].get("validation_logloss"),
+        "estimator": metadata.get("estimator"),
         "threshold": metadata["threshold"],
         "trees": metadata["params"]["trees"],
         "model_sha256": prefix_files(results["train"].outputs["model"])["model.tar.gz"],

@@ -5,7 +5,8 @@ Input `raw` (every CSV/Parquet file below it; with several instances each cleans
 the files, whether SageMaker sharded them (ShardedByS3Key) or gave every instance all of them).
 Output `cleaned`: one set of files per instance. The task is named here (`--task`, the pipeline's
 own) and written into the schema, where every later step reads it:
-- classifier: rows with a target (tasks.classifier.channels);
+- classifier (binary or multi-class, by the target's classes) and regression: rows with a target
+  (tasks.classifier.channels; the kind in the schema);
 - forecast: long series (id, timestamp, value) on a regular grid per series (tasks.forecast.channels).
 """
 
@@ -19,7 +20,8 @@ STEP = CLASSIFIER.step("clean")
 FORECAST_STEP = FORECAST.step("clean")
 
 
-def classifier(job, files) -> None:
+def tabular(job, files, task: str) -> None:
+    """classifier and regression: the same cleaning; the task and the target decide the kind (schema.kind)."""
     params = job.params(STEP.params)
     rows = read_tables(files, params["bad_rows"])
     declared = roles.declared_roles(
@@ -33,10 +35,12 @@ def classifier(job, files) -> None:
     )
     found = roles.infer(cleaned, params["target"], declared, params["feature_columns"], params["leakage"])
     report["roles"] = found.report()
-    inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"], roles=found.roles)
+    inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"], roles=found.roles,
+                            task=task)
     (out,) = STEP.outputs
     channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
-    print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}")
+    print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}; "
+          f"target '{inferred.target}': {inferred.kind}" + (f" {list(inferred.labels)}" if inferred.labels else ""))
     print("clean: column roles\n" + found.table())
     for warning in found.warnings:
         print(f"clean: WARNING {warning}")
@@ -72,7 +76,8 @@ def main() -> None:
     if not files:  # more instances than files: this one has no share
         print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")
         return
-    {"classifier": classifier, "forecast": forecast}[task](job, files)
+    {"classifier": tabular, "regression": tabular, "forecast": lambda job, files, task: forecast(job, files)}[task](
+        job, files, task)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ import json
 import tempfile
 from pathlib import Path
 
-from common.errors import DataError
 from common.storage import write_bytes, write_table
 from contract import log_metric, modeltar, processing_job, run_processing
 from pipeline import evaluation_file
 from pipeline.spec import CLASSIFIER, EVALUATION_REPORT, FORECAST
 from reporting import classifier as classifier_report, forecast as forecast_report
 from tasks.classifier import artifact, channels
-from tasks.classifier.evaluation import binary_classification_report, permutation_importances
+from tasks.classifier.evaluation import evaluate, gate_metric, permutation_importances
 from tasks.forecast import artifact as forecast_artifact, channels as forecast_channels
 from tasks.forecast import evaluation as forecast_evaluation
 
@@ -65,23 +64,16 @@ def main() -> None:
             return forecast(job, model_dir)
         model = artifact.load(model_dir)
     test = channels.read_split(job.input(STEP.input("test").name))
-    schema = model.schema
-    if schema.target not in test.columns:
-        raise DataError(f"input 'test' has no target column '{schema.target}'; columns are {list(test.columns)}")
-    y, proba = schema.encode_target(test[schema.target]), model.predict_proba(test)
-    labels = (schema.negative_label, schema.positive_label)
-    report = binary_classification_report(y, proba, model.threshold, labels=labels, seed=params["seed"])
-    auc = report["binary_classification_metrics"]["auc"]["value"]
-    report["gate"] = evaluation_file.gate_section("auc", auc if isinstance(auc, float) else None, baseline=0.5)
-    report["model_sha256"] = model.metadata["model_sha256"]
+    report, y, scores = evaluate(model, test, seed=params["seed"])
+    gate = report["gate"]
     out = job.output(STEP.output("evaluation").name)
-    importances = permutation_importances(model.predict_proba, test, y, schema.features, seed=params["seed"])
-    page = classifier_report.render(y, proba, model.threshold, labels, report, importances=importances,
-                                    roles=model.schema.roles)
+    metric_name, metric = gate_metric(model)
+    importances = permutation_importances(model.predict, test, y, model.schema.features, seed=params["seed"], metric=metric)
+    page = classifier_report.render_model(model, y, scores, report, importances=importances)
     write_bytes(out / EVALUATION_REPORT, page.encode("utf-8"))
     evaluation_file.write(out, report)
-    log_metric("test:auc", auc if isinstance(auc, float) else float("nan"))
-    print(f"evaluation: test AUC {auc} on {len(test)} rows")
+    log_metric(f"test:{metric_name}", gate["value"] if isinstance(gate["value"], float) else float("nan"))
+    print(f"evaluation: test {metric_name} {gate['value']} on {len(test)} rows ({model.schema.kind})")
 
 
 if __name__ == "__main__":

@@ -54,12 +54,11 @@ def comparison_report(archive: Path, champion_model: Path, registration: Registr
     challenger = artifact.load(modeltar.extract(archive, workdir))
     champion = artifact.load(champion_model)
     schema, rows = challenger.schema, registration.test_rows
-    labels = (schema.negative_label, schema.positive_label)
-    return classifier_report.render(
-        schema.encode_target(rows[schema.target]), challenger.predict_proba(rows), challenger.threshold, labels,
-        registration.evaluation, champion={"name": f"champion v{decision['champion']['version']}",
-                                           "proba": champion.predict_proba(rows), "threshold": champion.threshold},
-        roles=challenger.schema.roles, champion_roles=champion.schema.roles)
+    return classifier_report.render_model(
+        challenger, schema.encode_target(rows[schema.target]).to_numpy(), challenger.predict(rows), registration.evaluation,
+        champion={"name": f"champion v{decision['champion']['version']}", "scores": champion.predict(rows),
+                  "threshold": champion.threshold},
+        champion_roles=champion.schema.roles)
 
 
 def main() -> None:

@@ -146,15 +146,15 @@ def main() -> None:
     def after_stage(state):
         stage = len(state.history)
         path = store.save(stage, state)
-        latest = state.history[-1]
-        log_metric("validation:logloss", latest["validation_logloss"])
-        log_metric("validation:auc", latest["validation_auc"])
+        for name, value in state.history[-1].items():  # validation_logloss -> validation:logloss
+            if name != "trees":
+                log_metric(name.replace("_", ":", 1), value)
         if stop_requested() and not state.finished:
             raise Stopped(f"stopped by SIGTERM after stage {stage} ({state.trees} trees); checkpoint {path.name} resumes it")
 
     fitted = modeling.fit(
         train_df, validation_df, schema, preprocessor, params,
-        state=resumed[1] if resumed else None, after_stage=after_stage,
+        state=resumed[1] if resumed else None, after_stage=after_stage, threads=job.cpus,
     )
     artifact.save(
         job.model_dir, fitted.pipeline, schema,
@@ -162,13 +162,16 @@ def main() -> None:
         sample_rows=validation_df.head(3),
         estimator=type(fitted.state.model).__name__,
         params={**hp, "trees": fitted.state.trees},
-        metrics={"validation_auc": fitted.validation_auc, "validation_logloss": fitted.validation_logloss},
+        metrics=fitted.metrics,
+        target_mean=fitted.target_mean,
+        training={"cpus": job.cpus},
         history=fitted.state.history,
         data={**data_hashes, "train_rows": len(train_df), "validation_rows": len(validation_df)},
     )
-    log_metric("final:validation:auc", fitted.validation_auc)
-    log_metric("final:validation:logloss", fitted.validation_logloss)
-    print(f"train: {fitted.state.trees} trees, model written to {job.model_dir}")
+    for name, value in fitted.metrics.items():
+        log_metric("final:" + name.replace("_", ":", 1), value)
+    print(f"train: {type(fitted.state.model).__name__}, {fitted.state.trees} trees on {job.cpus} core(s), "
+          f"model written to {job.model_dir}")
 
 
 if __name__ == "__main__":

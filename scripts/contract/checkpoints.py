@@ -3,17 +3,18 @@
 SageMaker syncs the directory to S3 and restores it when a spot job restarts, so a
 checkpoint is only ever seen whole (temporary name + rename) and carries a fingerprint
 of what it was trained on: resuming someone else's run is an error, not a silent mix.
+Written with the C pickler (the training core's per-stage round trip is the same one, so a
+resumed run continues from objects equal to an uninterrupted run's; the file name stays .joblib).
 """
 
 from __future__ import annotations
 
+import pickle
 import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import joblib
 
 from common.errors import ConfigError
 from common.storage import atomic_path, remove_temporaries
@@ -36,7 +37,9 @@ class CheckpointStore:
     def save(self, step: int, state: Any) -> Path:
         path = self.directory / f"checkpoint-{step:06d}.joblib"
         with atomic_path(path) as tmp:
-            joblib.dump({"fingerprint": self.fingerprint, "step": step, "state": state}, tmp)
+            with open(tmp, "wb") as file:
+                pickle.dump({"fingerprint": self.fingerprint, "step": step, "state": state}, file,
+                            protocol=pickle.HIGHEST_PROTOCOL)
         for _, old in self._files()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
@@ -66,7 +69,8 @@ class CheckpointStore:
         unreadable = []
         for step, path in reversed(files):
             try:
-                saved = joblib.load(path)
+                with open(path, "rb") as file:
+                    saved = pickle.load(file)
                 if not isinstance(saved, dict) or "state" not in saved:
                     raise ValueError("not a checkpoint of this program")
             except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way

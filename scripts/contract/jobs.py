@@ -105,6 +105,7 @@ class TrainingJob:
     checkpoint_dir: Path
     failure_file: Path = field(default_factory=layout.failure_file)
     sharded_channels: frozenset[str] = frozenset()  # S3DistributionType ShardedByS3Key in inputdataconfig.json
+    cpus: int = 1  # what training may use: SM_NUM_CPUS (the toolkit's count of the host's cores), else this process's
 
     def sharded(self, name: str) -> bool:
         """True when SageMaker gave this host only its share of the channel's objects (ShardedByS3Key);
@@ -201,7 +202,17 @@ def training_job(argv: Sequence[str] | None = None) -> TrainingJob:
         output_data_dir=layout.output_data_dir(),
         checkpoint_dir=checkpoint_dir(),
         sharded_channels=_sharded_channels(),
+        cpus=training_cpus(),
     )
+
+
+def training_cpus() -> int:
+    from .serving import cpu_count
+
+    try:
+        return max(1, int(os.environ.get("SM_NUM_CPUS") or 0)) if os.environ.get("SM_NUM_CPUS") else cpu_count()
+    except ValueError:
+        return cpu_count()
 
 
 @dataclass(frozen=True)

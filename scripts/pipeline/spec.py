@@ -277,12 +277,15 @@ DEPLOYMENT_FILE = "deployment.json"  # deploy's output: the endpoint, what it se
 GATE_JSON_PATH = "gate.value"  # task-neutral: evaluation.json's gate section (pipeline.evaluation_file)
 SPLITS = ("train", "validation", "test")
 
-TASKS = ("classifier", "forecast")  # named where the data enters (clean's `task`), then read from the inputs
+# named where the data enters (clean's `task`), then read from the inputs: classifier (binary or
+# multi-class, by the target's classes) and regression share the tabular steps (tasks.classifier)
+TASKS = ("classifier", "regression", "forecast")
 
 CLEAN_PARAMS = {
     "task": Param(str, "classifier", "what the data is for", choices=TASKS),
     "target": Param(str, help="the target column"),
-    "positive_label": Param(str, help="the target value that means positive (1)"),
+    "positive_label": Param(str, "", help="the target value that means positive (1): binary targets only; "
+                            "a target with more classes is multi-class"),
     "id_columns": Param(list, [], help="columns to drop (row ids), comma-separated"),
     "numeric_columns": Param(list, [], help="force these columns to be numeric"),
     "categorical_columns": Param(list, [], help="force these columns to be categorical"),
@@ -366,10 +369,11 @@ CLASSIFIER = Pipeline(
     parameters=(
         Parameter("InputData", str, "data/lending_club.csv", "raw CSV/Parquet: an S3 URI (a local path locally)"),
         Parameter("Target", str, "Class", "the target column"),
-        Parameter("PositiveLabel", str, "bad", "the target value that means positive"),
+        Parameter("PositiveLabel", str, "bad", "the target value that means positive (binary); empty for a "
+                  "multi-class target"),
         Parameter("IdColumns", str, "rownames", "row-id columns to drop, comma-separated"),
-        Parameter("GateFloor", float, 0.70, "the gate: evaluation's gate value (test AUC) must reach this; "
-                  "register's absolute floor too"),
+        Parameter("GateFloor", float, 0.70, "the gate: evaluation's gate value (test AUC; one-vs-rest macro AUC "
+                  "for a multi-class target) must reach this; register's absolute floor too"),
         Parameter("GateMargin", float, 0.001, "register: how much the challenger must beat the champion by (gate units)"),
         Parameter("ModelPackageGroup", str, "classifier", "the model package group register adds to and deploy reads"),
         Parameter("EndpointName", str, "classifier", "the endpoint deploy creates or updates"),
@@ -550,8 +554,39 @@ SCORE = Pipeline(
     ),
 )
 
-PIPELINES = {p.name: p for p in (CLASSIFIER, FORECAST, SCORE)}
-BY_TASK = {p.task: p for p in (CLASSIFIER, FORECAST)}
+
+# ---- the regression pipeline: the classifier's steps on a numeric target (clean names the task)
+
+def _regression() -> Pipeline:
+    dropped = {"PositiveLabel"}
+    changed = {
+        "InputData": {"default": "data/diabetes.csv"},
+        "Target": {"default": "progression", "help": "the numeric target column"},
+        "IdColumns": {"default": ""},
+        "GateFloor": {"default": 0.1, "help": "the gate: skill against the training mean (1 - RMSE / RMSE of predicting "
+                      "the training mean) must reach this; register's absolute floor too"},
+        "ModelPackageGroup": {"default": "regression"},
+        "EndpointName": {"default": "regression"},
+    }
+    parameters = tuple(replace(p, **changed.get(p.name, {})) for p in CLASSIFIER.parameters if p.name not in dropped)
+    steps = []
+    for step in CLASSIFIER.steps:
+        if step.name == "clean":
+            step = replace(step, fixed={"task": "regression"},
+                           bind={k: v for k, v in step.bind.items() if v not in dropped})
+        elif step.name == "train":
+            step = replace(step, metrics=("validation:mse", "validation:rmse", "final:validation:rmse",
+                                          "final:validation:r2"))
+        steps.append(step)
+    gate = replace(CLASSIFIER.gate, fail_message="the model's skill against the training mean is below GateFloor: "
+                   "not registered")
+    return Pipeline(name="regression", task="regression", parameters=parameters, steps=tuple(steps), gate=gate)
+
+
+REGRESSION = _regression()
+
+PIPELINES = {p.name: p for p in (CLASSIFIER, REGRESSION, FORECAST, SCORE)}
+BY_TASK = {p.task: p for p in (CLASSIFIER, REGRESSION, FORECAST)}
 
 
 def pipeline(name: str) -> Pipeline:

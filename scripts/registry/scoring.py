@@ -18,19 +18,19 @@ NOT_A_NUMBER = float("nan")
 
 
 def score(model_dir: Path, test_rows: pd.DataFrame) -> float:
-    """The classifier's gate metric: ROC AUC of P(positive) against the encoded target (NaN with one class)."""
-    from sklearn.metrics import roc_auc_score
-
+    """The tabular model's gate metric, as its evaluation computed it (tasks.classifier.evaluation.gate_metric):
+    ROC AUC of P(positive) (binary), one-vs-rest macro AUC (multi-class), skill against the model's own
+    training mean (regression: 1 - RMSE / RMSE of that mean); NaN where undefined (one class)."""
     from tasks.classifier import artifact
+    from tasks.classifier.evaluation import gate_metric
 
     model = artifact.load(model_dir)
     target = model.schema.target
     if target not in test_rows.columns:
         raise DataError(f"test rows have no target column '{target}'; columns are {list(test_rows.columns)}")
-    y_true = model.schema.encode_target(test_rows[target])
-    if not 0 < int(y_true.sum()) < len(y_true):
-        return NOT_A_NUMBER
-    return float(roc_auc_score(y_true, model.predict_proba(test_rows)))
+    y_true = model.schema.encode_target(test_rows[target]).to_numpy()
+    value = gate_metric(model)[1](y_true, model.predict(test_rows))
+    return float(value) if math.isfinite(value) else NOT_A_NUMBER
 
 
 def as_number(value: Any) -> float:

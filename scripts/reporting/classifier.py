@@ -204,3 +204,130 @@ def render(y_true, proba, threshold: float, labels: Sequence[str], metrics: Mapp
     sections.append(drift_report.table_section(drift))
     sections.append(roles_report.section(roles, champion_roles))  # column roles; the champion's beside them
     return svg.page("Evaluation report: classifier", sections, subtitle)
+
+
+# ---- every kind of target: the artifact's kind picks the page ----------------------------------------
+def render_model(model, y, scores, metrics: Mapping[str, Any], importances=None, champion: Mapping[str, Any] | None = None,
+                 drift=None, champion_roles: Mapping[str, str] | None = None) -> str:
+    """The report of a model (tasks.classifier.artifact.Model) on encoded truth `y` and its `scores`.
+
+    `champion` (register's): {"name", "scores": the champion's scores on the same rows, "threshold"} or
+    {"name", "metrics"} (not re-scored); `champion_roles`: its column roles, shown beside the model's."""
+    schema = model.schema
+    champ = dict(champion or {})
+    if "scores" in champ:
+        champ["proba"] = champ.pop("scores")
+    if schema.kind == "multiclass":
+        return render_multiclass(y, scores, schema.labels, metrics, importances, champ or None, drift,
+                                 schema.roles, champion_roles)
+    if schema.kind == "regression":
+        return render_regression(y, scores, float(model.metadata["target_mean"]), metrics, importances, champ or None, drift,
+                                 schema.roles, champion_roles)
+    return render(y, scores, model.threshold, (schema.negative_label, schema.positive_label), metrics,
+                  importances=importances, champion=champ or None, drift=drift, roles=schema.roles,
+                  champion_roles=champion_roles)
+
+
+MULTICLASS_ORDER = ("auc", "log_loss", "accuracy", "weighted_precision", "weighted_recall", "weighted_f1",
+                    "accuracy_best_constant_classifier", "weighted_f1_best_constant_classifier")
+
+
+def _figures_table(names: Sequence[str], columns: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """Rows of metrics, a value and its Model Monitor standard deviation per model."""
+    headers = ["metric"]
+    for title, _ in columns:
+        headers += [title, "std dev"]
+    rows = []
+    for name in names:
+        row: list[Any] = [name]
+        for _, section in columns:
+            entry = section.get(name, {})
+            row += [entry.get("value", ""), entry.get("standard_deviation", "")] if isinstance(entry, Mapping) else [entry, ""]
+        rows.append(row)
+    return svg.table(headers, rows)
+
+
+def render_multiclass(y, proba, labels: Sequence[str], metrics: Mapping[str, Any], importances=None,
+                      champion: Mapping[str, Any] | None = None, drift=None, roles: Mapping[str, str] | None = None,
+                      champion_roles: Mapping[str, str] | None = None) -> str:
+    """Confusion matrix, per-class figures and the Model Monitor metrics of a multi-class model."""
+    from tasks.classifier.evaluation import multiclass_classification_report
+
+    y = np.asarray(y).astype(int)
+    section = metrics["multiclass_classification_metrics"]
+    models = [("challenger", np.asarray(proba, float), section)]
+    if champion and champion.get("proba") is not None:
+        champ_proba = np.asarray(champion["proba"], float)
+        models.append((champion.get("name", "champion"), champ_proba,
+                       multiclass_classification_report(y, champ_proba, labels)["multiclass_classification_metrics"]))
+    counts = np.bincount(y, minlength=len(labels))
+    subtitle = f"{len(y)} test rows, {len(labels)} classes: " + ", ".join(
+        f"'{label}' {n}" for label, n in zip(labels, counts))
+    if "model_sha256" in metrics:
+        subtitle += f"; model sha256 {str(metrics['model_sha256'])[:12]}"
+    heatmaps = []
+    for name, p, _ in models:
+        pred = np.argmax(p, axis=1)
+        matrix = [[int(np.sum((y == a) & (pred == b))) for b in range(len(labels))] for a in range(len(labels))]
+        heatmaps.append(svg.heatmap(f"confusion_{name}", f"Confusion matrix, {name} (the likeliest class)", matrix,
+                                    list(labels), list(labels), row_title="actual", col_title="predicted"))
+    per_class = section.get("per_class", {})
+    class_rows = [[label, *(per_class.get(label, {}).get(k, "") for k in ("precision", "recall", "f1", "support"))]
+                  for label in labels]
+    columns = [(name, s) for name, _, s in models]
+    if champion and champion.get("proba") is None and champion.get("metrics"):
+        columns.append((f"{champion.get('name', 'champion')} (recorded, not re-scored)",
+                        champion["metrics"].get("multiclass_classification_metrics", {})))
+    sections = ["<h2>Confusion matrix</h2>", '<div class="grid">', *heatmaps, "</div>",
+                "<h2>Metrics</h2>",
+                '<p class="note">AUC: one-vs-rest, macro-averaged (the gate). Standard deviations: Model Monitor\'s, '
+                "over five random 80% samples of the test rows.</p>",
+                _figures_table(MULTICLASS_ORDER, columns),
+                "<h2>Per class</h2>", svg.table(["class", "precision", "recall", "f1", "support"], class_rows)]
+    importance_plot = _importances(importances)
+    if importance_plot:
+        sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
+    sections.append(drift_report.table_section(drift))
+    sections.append(roles_report.section(roles, champion_roles))
+    return svg.page("Evaluation report: multi-class classifier", sections, subtitle)
+
+
+REGRESSION_ORDER = ("rmse", "mae", "mse", "r2")
+
+
+def render_regression(y, predicted, train_mean: float, metrics: Mapping[str, Any], importances=None,
+                      champion: Mapping[str, Any] | None = None, drift=None, roles: Mapping[str, str] | None = None,
+                      champion_roles: Mapping[str, str] | None = None) -> str:
+    """Residuals, predicted against actual, and the figures beside predicting the training mean."""
+    from tasks.classifier.evaluation import regression_report
+
+    y = np.asarray(y, float)
+    models = [("challenger", np.asarray(predicted, float), metrics["regression_metrics"])]
+    if champion and champion.get("proba") is not None:
+        champ = np.asarray(champion["proba"], float)
+        models.append((champion.get("name", "champion"), champ, regression_report(y, champ, train_mean)["regression_metrics"]))
+    subtitle = f"{len(y)} test rows; target mean {y.mean():.4g} (training mean {train_mean:.4g})"
+    if "model_sha256" in metrics:
+        subtitle += f"; model sha256 {str(metrics['model_sha256'])[:12]}"
+    low, high = float(min(y.min(), *(p.min() for _, p, _ in models))), float(max(y.max(), *(p.max() for _, p, _ in models)))
+    scatter = svg.line_chart("predicted_actual", "Predicted against actual", [
+        svg.Line(name, y[np.argsort(y)], p[np.argsort(y)], points=True) for name, p, _ in models],
+        "actual", "predicted", x_range=(low, high), y_range=(low, high), diagonal=True)
+    residuals = svg.histogram("residuals", "Residuals (actual - predicted)",
+                              [(name, y - p) for name, p, _ in models] + [("training mean", y - train_mean)],
+                              x_label="residual")
+    columns = [(name, s) for name, _, s in models] + [("training mean", metrics.get("train_mean_baseline", {}))]
+    if champion and champion.get("proba") is None and champion.get("metrics"):
+        columns.append((f"{champion.get('name', 'champion')} (recorded, not re-scored)",
+                        champion["metrics"].get("regression_metrics", {})))
+    gate = metrics.get("gate", {})
+    sections = ['<div class="grid">', scatter, residuals, "</div>", "<h2>Metrics</h2>",
+                f'<p class="note">Gate: skill against the training mean, 1 - RMSE / RMSE of predicting the training '
+                f"mean = {gate.get('value')}. Standard deviations: Model Monitor's, over five random 80% samples.</p>",
+                _figures_table(REGRESSION_ORDER, columns)]
+    importance_plot = _importances(importances)
+    if importance_plot:
+        sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
+    sections.append(drift_report.table_section(drift))
+    sections.append(roles_report.section(roles, champion_roles))
+    return svg.page("Evaluation report: regression", sections, subtitle)

@@ -32,9 +32,9 @@ from .errors import RequestError
 
 SLICE_BYTES = 4 * 1024 * 1024
 GROUP_LINES = 256  # a slice that fails is retried in groups of lines before line by line
-# A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder (decisions.md): in CSV an empty
-# probability (missing to any CSV reader) and the error in the second column, the field count of a scored line.
-PLACEHOLDER_CSV = ","  # followed by the quoted error
+# A bad record's output line under SAGEMAKER_BATCH_BAD_RECORDS=placeholder (decisions.md): in CSV the scores
+# empty (missing to any CSV reader) and the error in the label's column, the field count of a scored line
+# (serving.outputs has each kind's); in JSON Lines {"error": ...}; in JSON the record's keys set to null.
 _SINGLE_ROW = re.compile(r"^row 1(?: \(line 1\))?(?=, |: )")  # the decoder's place, for a body of one line
 
 
@@ -46,12 +46,13 @@ class BatchOptions:
     slice_bytes: int = SLICE_BYTES
 
 
-def placeholder(out_kind: str, reason: str) -> str:
+def placeholder(output, out_kind: str, reason: str) -> str:
+    """The line answered for a bad record, by the model's `output` (serving.outputs)."""
     if out_kind == media.CSV:
-        return PLACEHOLDER_CSV + '"' + reason.replace('"', '""') + '"'
+        return output.placeholder_csv(reason)
     if out_kind == media.JSONL:
         return json.dumps({"error": reason})
-    return json.dumps({"probability": None, "label": None, "error": reason})
+    return output.placeholder_json(reason)
 
 
 class CsvBatch:
@@ -124,8 +125,7 @@ class CsvBatch:
     def _encode(self, batch, out_kind: str) -> bytes:
         if out_kind == media.JSONL:
             return ("\n".join(self._rows(batch, out_kind)) + "\n").encode()
-        proba = self.handler.scorer.predict_proba(batch)
-        encoded = self.handler._encode(out_kind, proba, proba >= self.handler.model.threshold)
+        encoded = self.handler.output.encode(out_kind, self.handler.scorer.predict(batch))
         if out_kind == media.CSV:
             return encoded
         return encoded[len(b'{"predictions":['):-len(b"]}")]
@@ -154,7 +154,7 @@ class CsvBatch:
         out, taken = [], 0
         for i in range(len(records)):
             if i in bad:
-                out.append(placeholder(out_kind, bad[i]))
+                out.append(placeholder(self.handler.output, out_kind, bad[i]))
             else:
                 out.append(scored[taken])
                 taken += 1
@@ -163,12 +163,5 @@ class CsvBatch:
         return ",".join(out).encode()
 
     def _rows(self, batch, out_kind: str) -> list[str]:
-        """One output text per row, as Handler._encode writes them."""
-        handler = self.handler
-        proba = handler.scorer.predict_proba(batch)
-        positive = (proba >= handler.model.threshold).tolist()
-        if out_kind == media.CSV:
-            labels = handler._csv_labels
-            return [f"{p!r},{labels[y]}" for p, y in zip(proba.tolist(), positive)]
-        labels = handler._json_labels
-        return [f'{{"probability":{p!r},"label":{labels[y]}}}' for p, y in zip(proba.tolist(), positive)]
+        """One output text per row, as the handler's output writes them."""
+        return self.handler.output.rows(out_kind, self.handler.scorer.predict(batch))

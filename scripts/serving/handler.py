@@ -12,11 +12,7 @@ import json
 import logging
 from typing import NamedTuple
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from . import media
+from . import media, outputs
 from .batch import BatchOptions, CsvBatch
 from .decode import Decoder
 from .errors import RequestError
@@ -45,9 +41,7 @@ class Handler:
         self.batch = batch or BatchOptions()
         self.decoder = Decoder(model.schema)
         self.scorer = scorer or compile_scorer(model)
-        labels = (model.schema.negative_label, model.schema.positive_label)
-        self._json_labels = [json.dumps(label) for label in labels]
-        self._csv_labels = [_csv_field(label) for label in labels]
+        self.output = outputs.for_model(model)  # what a record's answer holds, by the model's kind
 
     def ping(self) -> Response:
         return Response(200, b'{"status": "healthy"}', JSON_TYPE)
@@ -75,9 +69,7 @@ class Handler:
             if kind == media.JSONL or (self.batch.enabled and kind == media.CSV):  # one output line per input line
                 return Response(200, CsvBatch(self, self.batch, kind).score(body, charset, params, out_kind), out_type)
             batch = self.decoder.decode(kind, body, charset, params)
-            proba = self.scorer.predict_proba(batch)
-            positive = proba >= self.model.threshold  # the artifact's decision threshold, as Model.label
-            return Response(200, self._encode(out_kind, proba, positive), out_type)
+            return Response(200, self.output.encode(out_kind, self.scorer.predict(batch)), out_type)
         except RequestError as exc:
             message = str(exc)
             if len(message) > MAX_ERROR_CHARS:  # a guard: messages quote client values only in part
@@ -87,37 +79,3 @@ class Handler:
         except Exception:
             log.exception("invocation failed")
             return error(500, "internal error while scoring; the server log has the details")
-
-    def _encode(self, kind: str, proba: np.ndarray, positive: np.ndarray) -> bytes:
-        """One prediction per input row, in order: JSON records, or headerless CSV lines for batch transform.
-
-        Probabilities print as the shortest text that reads back to the same float (repr).
-        """
-        if kind == media.JSONL:  # one result per line, as a batch answer
-            labels = self._json_labels
-            return "\n".join([f'{{"probability":{p!r},"label":{labels[y]}}}'
-                              for p, y in zip(proba.tolist(), positive.tolist())]).encode()
-        if len(proba) >= 64:  # pyarrow formats a large batch about 3x faster than a Python loop
-            return self._encode_arrow(kind, proba, positive)
-        pairs = zip(proba.tolist(), positive.tolist())
-        if kind == media.CSV:
-            labels = self._csv_labels
-            return "".join([f"{p!r},{labels[y]}\n" for p, y in pairs]).encode()
-        labels = self._json_labels
-        rows = ",".join([f'{{"probability":{p!r},"label":{labels[y]}}}' for p, y in pairs])
-        return f'{{"predictions":[{rows}]}}'.encode()
-
-    def _encode_arrow(self, kind: str, proba: np.ndarray, positive: np.ndarray) -> bytes:
-        text = pc.cast(pa.array(proba), pa.string())
-        if kind == media.CSV:
-            labels = pa.array(self._csv_labels).take(positive.view(np.int8))
-            return ("\n".join(pc.binary_join_element_wise(text, labels, ",").to_pylist()) + "\n").encode()
-        labels = pa.array(self._json_labels).take(positive.view(np.int8))
-        rows = pc.binary_join_element_wise('{"probability":', text, ',"label":', labels, "}", "")
-        return f'{{"predictions":[{",".join(rows.to_pylist())}]}}'.encode()
-
-
-def _csv_field(text: str) -> str:
-    if any(c in text for c in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text

@@ -113,7 +113,7 @@ def load_handler(config: ServingConfig):
     answer = handler.invocations("text/csv", "application/json", sample)
     if answer.status != 200:
         raise RuntimeError(f"scoring the artifact's sample rows gave {answer.status}: {answer.body[:500]!r}")
-    log.info("model %s loaded from %s: %d features, threshold %.4f, %s scorer",
+    log.info("%s model %s loaded from %s: %d features, threshold %s, %s scorer", model.schema.kind,
              model.metadata.get("model_sha256", "?")[:12], layout.model_dir(), len(model.schema.features),
              model.threshold, handler.scorer.name)
     if config.batch:

@@ -1,10 +1,10 @@
 """Hardening (issue 11, items 11 and 12, and the injected write error): checkpoints that fail."""
 
+import pickle
 import shutil
 import subprocess
 import sys
 
-import joblib
 import pytest
 
 from common.errors import ConfigError
@@ -39,18 +39,18 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint_intact(tmp_path
     store.save(1, {"trees": 10})
     store.save(2, {"trees": 20})
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real_dump = joblib.dump
+    real_dump = pickle.dump
 
-    def failing_dump(value, filename, *args, **kwargs):  # half a file, then the disk is full
-        real_dump(value, filename, *args, **kwargs)
-        with open(filename, "r+b") as handle:
-            handle.truncate(20)
+    def failing_dump(value, file, *args, **kwargs):  # half a file, then the disk is full
+        real_dump(value, file, *args, **kwargs)
+        file.flush()
+        file.truncate(20)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(joblib, "dump", failing_dump)
+    monkeypatch.setattr(pickle, "dump", failing_dump)
     with pytest.raises(OSError, match="No space left"):
         store.save(3, {"trees": 30})
-    monkeypatch.setattr(joblib, "dump", real_dump)
+    monkeypatch.setattr(pickle, "dump", real_dump)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary left, nothing changed
     assert store.latest() == (2, {"trees": 20})
 

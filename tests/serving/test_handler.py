@@ -417,7 +417,7 @@ def test_an_internal_failure_is_a_500_without_traceback_and_the_handler_keeps_se
     class Broken:
         name, calls = "broken", 0
 
-        def predict_proba(self, batch):
+        def predict(self, batch):
             Broken.calls += 1
             if Broken.calls == 1:
                 raise RuntimeError("secret internals")
@@ -435,7 +435,7 @@ def test_an_internal_failure_is_a_500_without_traceback_and_the_handler_keeps_se
 def test_scorer_falls_back_to_the_pipeline_when_the_fast_path_disagrees(model, monkeypatch, rows):
     from serving import scorer
 
-    monkeypatch.setattr(scorer.FastScorer, "predict_proba", lambda self, batch: np.zeros(batch.rows))
+    monkeypatch.setattr(scorer.FastScorer, "predict", lambda self, batch: np.zeros(batch.rows))
     handler = Handler(model)
     assert handler.scorer.name == "pipeline"
     frame = rows.head(3)

@@ -157,7 +157,7 @@ def test_placeholder_mode_keeps_every_other_line_aligned(placeholder_server, han
     assert len(got) == body.count(b"\n")
     for number, line in enumerate(got, 1):
         if number in bad:  # an empty probability, the error in the label's column: the same field count
-            assert line.startswith(',"line ') and line == placeholder(media.CSV, bad_reasons(placeholder_server, body)[number])
+            assert line.startswith(',"line ') and line == placeholder(handler.output, media.CSV, bad_reasons(placeholder_server, body)[number])
         else:
             assert as_scores([line]) == [next(expected)]
 

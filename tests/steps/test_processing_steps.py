@@ -72,8 +72,9 @@ CSV_HEADER = DATA.read_text().splitlines()[0]
          "a.csv: not UTF-8 text (byte 0xe9 at offset 19, line 3)"),
         ({"a.csv": b"x,y\n1,bad\n2,good\n"}, CLEAN_ARGS, "target column 'Class' not found"),
         ({"a.csv": b"x,Class\n1,good\n2,good\n"}, {"target": "Class", "positive_label": "bad"},
-         "target column 'Class' must have exactly two classes, found 1"),
-        ({"a.csv": b"x,Class\n1,bad\n"}, {"target": "Class"}, "argument '--positive-label' is required"),
+         "target column 'Class' has 1 class(es) ['good']: a classifier needs two or more"),
+        ({"a.csv": b"x,Class\n1,bad\n2,good\n"}, {"target": "Class"},
+         "target column 'Class' has two classes ['bad', 'good']: name the positive one"),
     ],
     ids=["empty-dir", "zero-byte", "header-only", "latin-1", "no-target", "one-class", "missing-argument"],
 )

@@ -1,8 +1,10 @@
 """The model artifact: one directory that serving, registry and deploy can trust.
 
-    model.joblib    the fitted Pipeline(preprocessor, estimator): raw rows in, probabilities out
-    metadata.json   schema, labels, threshold, parameters, library versions, data hashes,
-                    a sample row for self-tests, and the SHA-256 of model.joblib
+    model.joblib    the fitted Pipeline(preprocessor, estimator): raw rows in, scores out
+    metadata.json   schema (with the target's kind and classes), labels, threshold (binary), the
+                    training mean (regression), what serving answers (`outputs`), parameters,
+                    library versions, data hashes, a sample row for self-tests, and the SHA-256 of
+                    model.joblib
 
 Loading verifies the hash before unpickling anything and refuses a scikit-learn version
 other than the one that trained the model (pickles are not portable across versions).
@@ -25,6 +27,7 @@ from common.errors import DataError, StepError
 from common.storage import remove_temporaries, sha256_file, stable_joblib_bytes, write_bytes, write_json
 
 from .schema import Schema
+from .target import BINARY, MULTICLASS, kind_of
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -57,7 +60,7 @@ def library_versions() -> dict[str, str]:
 class Model:
     pipeline: Any
     schema: Schema
-    threshold: float
+    threshold: float | None  # binary only
     metadata: dict[str, Any]
 
     def prepare(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -85,25 +88,39 @@ class Model:
             frame[column] = parsed.astype("float64")
         return frame
 
-    def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
-        """Probability of the positive class for each raw row."""
-        return self.pipeline.predict_proba(self.prepare(rows))[:, 1]
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        """The scores of raw rows (target.Kind.scores): binary, P(positive) per row; multi-class, a row of
+        probabilities per row in `schema.labels` order; regression, the predicted number."""
+        return kind_of(self.schema).scores(self.pipeline, self.prepare(rows))
 
-    def label(self, proba: np.ndarray) -> np.ndarray:
-        return np.where(proba >= self.threshold, self.schema.positive_label, self.schema.negative_label)
+    predict_proba = predict  # binary callers' name for the same scores
+
+    def label(self, scores: np.ndarray) -> np.ndarray:
+        """Scores -> what they decide: a label (binary at the threshold, multi-class the likeliest), or the number."""
+        return kind_of(self.schema).decide(self.schema, scores, self.threshold)
 
     def sample_rows(self) -> pd.DataFrame:
         return pd.DataFrame(self.metadata["sample_rows"])
 
     def self_test(self) -> None:
         """Score the artifact's own sample rows; raises if the model cannot serve."""
-        proba = self.predict_proba(self.sample_rows())
-        if not np.all(np.isfinite(proba)) or np.any((proba < 0) | (proba > 1)):
-            raise ArtifactError(f"self-test produced invalid probabilities {proba.tolist()}")
+        scores = self.predict(self.sample_rows())
+        if not kind_of(self.schema).check_scores(scores):
+            raise ArtifactError(f"self-test produced invalid {self.schema.kind} scores {scores.tolist()}")
+
+
+def outputs(schema: Schema) -> dict[str, Any]:
+    """What serving answers per record, stated in the artifact: the CSV columns in order, and the JSON keys."""
+    if schema.kind == BINARY:
+        return {"csv_columns": ["probability", "label"], "json": {"probability": "P(positive label)", "label": "label"}}
+    if schema.kind == MULTICLASS:
+        return {"csv_columns": ["label", *(f"probability_{label}" for label in schema.labels)],
+                "json": {"label": "the likeliest class", "probabilities": {"<class>": "probability", "order": list(schema.labels)}}}
+    return {"csv_columns": ["prediction"], "json": {"prediction": "the predicted value"}}
 
 
 def save(
-    model_dir: Path, pipeline: Any, schema: Schema, threshold: float, sample_rows: pd.DataFrame, **details: Any
+    model_dir: Path, pipeline: Any, schema: Schema, threshold: float | None, sample_rows: pd.DataFrame, **details: Any
 ) -> dict[str, Any]:
     """Write model.joblib, then metadata.json naming its hash; each file lands atomically."""
     model_dir = Path(model_dir)
@@ -120,8 +137,11 @@ def save(
             {"name": c, "kind": "numeric" if c in schema.numeric else "categorical", "role": schema.role(c)}
             for c in schema.features
         ],
-        "labels": {"positive": schema.positive_label, "negative": schema.negative_label},
-        "threshold": float(threshold),
+        "labels": {"positive": schema.positive_label, "negative": schema.negative_label, "classes": list(schema.labels)},
+        "task": "regression" if schema.kind == "regression" else "classifier",
+        "kind": schema.kind,
+        "threshold": None if threshold is None else float(threshold),
+        "outputs": outputs(schema),
         "versions": library_versions(),
         "sample_rows": json.loads(sample.to_json(orient="records")),
         **details,
@@ -162,5 +182,6 @@ def load(model_dir: Path) -> Model:
             f"{model_path}: cannot be unpickled ({type(exc).__name__}: {exc}); its SHA-256 matches "
             "metadata.json, so it was corrupt when the artifact was written: retrain and package it again"
         ) from None
-    return Model(pipeline, Schema.from_dict(metadata["schema"]), float(metadata["threshold"]), metadata)
+    threshold = metadata["threshold"]
+    return Model(pipeline, Schema.from_dict(metadata["schema"]), None if threshold is None else float(threshold), metadata)
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from common.errors import DataError
 
+from . import target
 from .schema import MISSING_TOKENS, Schema
 
 _BLANKS = {token: None for token in MISSING_TOKENS}
@@ -142,8 +143,4 @@ def clean(
 
 
 def summarize_schema(schema: Schema, df: pd.DataFrame) -> dict[str, Any]:
-    counts = df[schema.target].astype(str).value_counts()
-    return {
-        **schema.to_dict(),
-        "class_counts": {label: int(counts.get(label, 0)) for label in (schema.negative_label, schema.positive_label)},
-    }
+    return {**schema.to_dict(), "class_counts": target.class_counts(schema, df[schema.target])}

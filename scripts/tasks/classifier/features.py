@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from common.errors import DataError
 
+from . import target
 from .encoders import DateFeatures, FrequencyEncoder, TextScore
 from .schema import Schema
 
@@ -32,17 +33,16 @@ def split(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Seeded, stratified train/validation/test split."""
     df = df.reset_index(drop=True)
-    labels = schema.encode_target(df[schema.target])
-    minority = int(labels.value_counts().min())
-    if minority < 3:
-        raise DataError(f"column '{schema.target}': only {minority} rows of the rarer class; need at least 3 to split")
+    labels = target.strata(schema, df[schema.target])  # None (regression): no stratification; rare classes fail
     holdout = validation_fraction + test_fraction
     try:
         train, rest = train_test_split(df, test_size=holdout, stratify=labels, random_state=seed)
         validation, test = train_test_split(
-            rest, test_size=test_fraction / holdout, stratify=labels.loc[rest.index], random_state=seed
+            rest, test_size=test_fraction / holdout, stratify=None if labels is None else labels.loc[rest.index],
+            random_state=seed,
         )
     except ValueError as exc:  # too few rows of a class for a stratified split of these sizes
+        minority = len(df) if labels is None else int(labels.value_counts().min())
         raise DataError(
             f"column '{schema.target}': cannot split {len(df)} rows ({minority} of the rarer class) into "
             f"stratified train/validation/test of {1 - holdout:.2f}/{validation_fraction:.2f}/{test_fraction:.2f}: {exc}"

@@ -10,6 +10,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from .families import NAMES
+
 
 def _p(default, help: str, **bounds):  # noqa: A002 - the Param field is called help
     return field(default=default, metadata={"help": help, **bounds})
@@ -26,9 +28,10 @@ class TrainParams:
     early_stopping_stages: int = _p(5, "stop after this many stages without better validation log-loss (0: never)", minimum=0)
     seed: int = _p(42, "random seed")
     estimator: str = _p(
-        "auto", "gb: GradientBoosting (faster predictions), hgb: HistGradientBoosting (fits far faster on large "
-        "sets; no subsample), auto: gb below 500000 training rows, hgb from there (gb when subsample < 1)",
-        choices=("auto", "gb", "hgb"),
+        "auto", "the model family (tasks/classifier/families): gb: GradientBoosting (faster predictions), hgb: "
+        "HistGradientBoosting (fits far faster on large or wide sets; no subsample), auto: gb below 500000 training "
+        "rows and 1000000 rows x columns, hgb from there (gb when subsample < 1)",
+        choices=("auto", *NAMES),
     )
 
     def fingerprint(self, *data_hashes: str) -> str:

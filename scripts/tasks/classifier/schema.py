@@ -13,6 +13,8 @@ import pandas as pd
 
 from common.errors import DataError
 
+from . import target as target_rules
+
 # pandas.read_csv's default NA tokens: text that means "missing" in every input, at training
 # (clean.py applies them to Parquet and trimmed text too) and at serving alike.
 MISSING_TOKENS = frozenset({
@@ -33,6 +35,12 @@ class Schema:
     # every non-target column's role (tasks.classifier.roles); empty in schemas written before roles:
     # then numeric columns are numeric and the others categorical
     roles: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "binary"  # binary, multiclass or regression (target.py)
+    labels: tuple[str, ...] = field(default=())  # the classes in their stated order; binary: (negative, positive)
+
+    def __post_init__(self) -> None:
+        if self.kind == "binary" and not self.labels:  # schemas written before multi-class: (negative, positive)
+            object.__setattr__(self, "labels", (self.negative_label, self.positive_label))
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -54,7 +62,7 @@ class Schema:
 
     def agrees_with(self, other: "Schema") -> bool:
         """Same columns in the same roles, whatever their order (clean shards may see columns in any order)."""
-        roles = ("target", "positive_label", "negative_label")
+        roles = ("target", "positive_label", "negative_label", "kind", "labels")
         sets = ("numeric", "categorical", "id_columns", "order")
         return all(getattr(self, r) == getattr(other, r) for r in roles) and all(
             set(getattr(self, s)) == set(getattr(other, s)) for s in sets) and dict(self.roles) == dict(other.roles)
@@ -76,21 +84,18 @@ class Schema:
                 id_columns=tuple(data.get("id_columns", ())),
                 order=tuple(data.get("order", ())),
                 roles=dict(data.get("roles", {})),
+                kind=str(data.get("kind", "binary")),
+                labels=tuple(str(label) for label in data.get("labels", ())),
             )
         except KeyError as exc:
             raise DataError(f"schema is missing {exc}") from None
 
     def encode_target(self, labels: pd.Series) -> pd.Series:
-        """positive label -> 1, negative -> 0; anything else is an error naming the row."""
-        text = labels.astype(str)
-        unknown = ~text.isin([self.positive_label, self.negative_label])
-        if unknown.any():
-            row = unknown.idxmax()
-            raise DataError(
-                f"column '{self.target}' row {row}: label {labels[row]!r} is neither "
-                f"{self.positive_label!r} nor {self.negative_label!r}"
-            )
-        return (text == self.positive_label).astype("int8")
+        """The target as the estimator sees it (target.py): binary 1/0, class codes, or numbers; a value
+        that is none of those is an error naming the row."""
+        from .target import kind_of
+
+        return pd.Series(kind_of(self).encode(self, labels), index=labels.index)
 
 
 def infer(
@@ -101,8 +106,10 @@ def infer(
     numeric: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     roles: Mapping[str, str] | None = None,
+    task: str = "classifier",
 ) -> Schema:
     """Numeric dtype columns are numeric, the rest categorical, unless the caller says otherwise.
+    The target's kind (binary, multiclass, regression) and labels come from target.infer.
 
     With `roles` (tasks.classifier.roles.infer's, every non-target column's), identifiers join the
     id columns, constants are dropped, and every string role (categorical, high_cardinality, text,
@@ -113,12 +120,7 @@ def infer(
     for name in [*id_columns, *(numeric or ()), *(categorical or ())]:
         if name not in df.columns:
             raise DataError(f"column '{name}' not found; columns are {list(df.columns)}")
-    labels = sorted(df[target].dropna().astype(str).unique())
-    if len(labels) != 2:
-        raise DataError(f"target column '{target}' must have exactly two classes, found {len(labels)}: {labels[:10]}")
-    if positive_label not in labels:
-        raise DataError(f"positive label {positive_label!r} not found in column '{target}' (labels: {labels})")
-    negative_label = next(label for label in labels if label != positive_label)
+    kind, labels, positive_label, negative_label = target_rules.infer(df[target], target, task, positive_label or "")
     if roles:
         id_columns = tuple(dict.fromkeys([*id_columns, *(c for c, r in roles.items() if r == "identifier")]))
     excluded = {target, *id_columns, *(c for c, r in (roles or {}).items() if r == "constant")}
@@ -135,4 +137,4 @@ def infer(
     if not num and not cat:
         raise DataError(f"no feature columns left after removing target '{target}' and ids {list(id_columns)}")
     return Schema(target, positive_label, negative_label, tuple(num), tuple(cat), tuple(id_columns), tuple(candidates),
-                  dict(roles or {}))
+                  dict(roles or {}), kind=kind, labels=labels)

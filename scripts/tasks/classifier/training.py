@@ -1,101 +1,83 @@
 """Gradient boosting in stages, so that training can stop and resume at any stage boundary.
 
-Two estimators, by `TrainParams.estimator`. scikit-learn's GradientBoostingClassifier ("gb"),
-chosen by bench/estimator_bench.py on the default data: the same 5-fold AUC as
-HistGradientBoosting with the same settings (0.738 vs 0.739) and 2.2-2.6x faster predictions,
-which is what an endpoint pays for. HistGradientBoostingClassifier ("hgb") bins the features
-and fits many times faster on large sets (bench/volume_bench.py: see bench/README.md), so
-"auto" takes it from HGB_FROM_ROWS training rows on. Both grow `stage_size` trees per stage
-with warm_start; the same stages run whether or not the job was interrupted, so a resumed
-model equals an uninterrupted one. With early stopping, the model shipped is the stage with
-the best validation log-loss, not the last one grown.
+Two model families (families/: gb.py, hgb.py; a module each, more can be added), picked by
+`TrainParams.estimator` or, for "auto", by the data's size. scikit-learn's GradientBoosting ("gb"),
+chosen by bench/estimator_bench.py on the default data: the same 5-fold AUC as HistGradientBoosting
+with the same settings (0.738 vs 0.739) and 2.2-2.6x faster predictions, which is what an endpoint
+pays for. Its fit grows with rows x columns (exact splits): 527 s for 300 trees on 20,000 x 300
+(bench/wide_bench.py). HistGradientBoosting ("hgb") bins the features and fits many times faster on
+large or wide sets (bench/wide_bench.py, bench/volume_bench.py; see bench/README.md), so "auto" takes
+it from HGB_FROM_ROWS training rows or HGB_FROM_CELLS rows x preprocessed columns on. Both grow
+`stage_size` trees per stage with warm_start; the same stages run whether or not the job was
+interrupted, so a resumed model equals an uninterrupted one. With early stopping, the model shipped is
+the stage with the best validation loss (log-loss; squared error for regression), not the last one grown.
+The target's kind (target.py) decides classifier or regressor and the validation figures.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
-import joblib
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
-from sklearn.metrics import log_loss, roc_auc_score
 
-from common.errors import ConfigError
-
+from . import families
 from .params import TrainParams
+from .target import BINARY, KINDS
 
 # "auto" fits HistGradientBoosting from this many training rows on. GradientBoosting's fit grows with
 # the rows (bench/volume_bench.py, 2 cores: 0.9 s a tree at 200,000 rows, 6.9 s at 1.4 million, so
 # about 12 minutes for 300 trees here and 35 at 1.4 million); HistGradientBoosting grew 300 trees in
 # 48 s and 350 s. Below this GradientBoosting's 2.2-2.6x faster predictions are worth its fit.
 HGB_FROM_ROWS = 500_000
+# ... or from this many cells (training rows x preprocessed columns). GradientBoosting measured about
+# 0.42 microseconds per cell per tree here (20,000 x 300: 527 s for 300 trees), so at 1,000,000 cells
+# its 300 trees take about 2 minutes where HistGradientBoosting takes seconds (bench/wide_bench.py).
+# The default data (about 6,900 x 25 = 0.17 million cells) stays below and keeps GradientBoosting.
+HGB_FROM_CELLS = 1_000_000
 
 
 @dataclass
 class TrainingState:
-    model: GradientBoostingClassifier | HistGradientBoostingClassifier
+    model: Any  # an estimator of a model family (families.of(model))
     history: list[dict] = field(default_factory=list)
     best_loss: float = float("inf")
-    best_trees: int = 0  # trees at the best validation log-loss: what early stopping ships
+    best_trees: int = 0  # trees at the best validation loss: what early stopping ships
     stale_stages: int = 0
     finished: bool = False
+    kind: str = BINARY  # target.KINDS: the validation loss and metric
+    classes: int = 2
 
     @property
     def trees(self) -> int:
-        if isinstance(self.model, HistGradientBoostingClassifier):
-            return len(getattr(self.model, "_predictors", ()))
-        return len(self.model.estimators_) if hasattr(self.model, "estimators_") else 0
+        return families.of(self.model).stages(self.model)
 
 
-def choose_estimator(params: TrainParams, train_rows: int) -> str:
-    """"gb" or "hgb": the one asked for, or for "auto" by the training set's size."""
-    if params.estimator == "hgb" and params.subsample < 1.0:
-        raise ConfigError(f"hyperparameter 'subsample' = {params.subsample}: HistGradientBoosting has no row "
-                          "subsampling; use estimator=gb, or subsample=1.0")
+def choose_estimator(params: TrainParams, train_rows: int, columns: int = 0) -> str:
+    """A family name: the one asked for, or for "auto" by the training set's rows and rows x columns."""
     if params.estimator != "auto":
+        families.family(params.estimator).check(params)
         return params.estimator
-    return "hgb" if train_rows >= HGB_FROM_ROWS and params.subsample == 1.0 else "gb"
+    large = train_rows >= HGB_FROM_ROWS or train_rows * columns >= HGB_FROM_CELLS
+    return "hgb" if large and params.subsample == 1.0 else "gb"
 
 
-def new_state(params: TrainParams, train_rows: int = 0) -> TrainingState:
-    if choose_estimator(params, train_rows) == "hgb":
-        model = HistGradientBoostingClassifier(
-            max_iter=0,
-            learning_rate=params.learning_rate,
-            max_depth=params.max_depth,
-            max_leaf_nodes=None,  # trees as deep as GradientBoosting's: bounded by max_depth alone
-            min_samples_leaf=params.min_samples_leaf,
-            early_stopping=False,  # ours, by stages on the validation channel
-            random_state=params.seed,
-            warm_start=True,
-        )
-        return TrainingState(model=model)
-    model = GradientBoostingClassifier(
-        n_estimators=0,
-        learning_rate=params.learning_rate,
-        max_depth=params.max_depth,
-        min_samples_leaf=params.min_samples_leaf,
-        subsample=params.subsample,
-        random_state=params.seed,
-        warm_start=True,
-    )
-    return TrainingState(model=model)
+def new_state(params: TrainParams, train_rows: int = 0, columns: int = 0, kind: str = BINARY,
+              classes: int = 2) -> TrainingState:
+    family = families.family(choose_estimator(params, train_rows, columns))
+    return TrainingState(model=family.new(params, KINDS[kind].estimator_type), kind=kind, classes=classes)
 
 
 def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams) -> None:
-    """Grow one stage of trees and record validation metrics; sets `finished` at the end."""
+    """Grow one stage of trees and record validation figures; sets `finished` at the end."""
+    family = families.of(state.model)
+    kind = KINDS[state.kind]
     target = min(state.trees + params.stage_size, params.n_estimators)
-    hist = isinstance(state.model, HistGradientBoostingClassifier)
-    state.model.set_params(**{"max_iter" if hist else "n_estimators": target})
-    state.model.fit(X_train, y_train)
-    proba = state.model.predict_proba(X_val)[:, 1]
-    loss = float(log_loss(y_val, proba, labels=[0, 1]))
-    auc = float(roc_auc_score(y_val, proba)) if len(np.unique(y_val)) == 2 else float("nan")
-    state.history.append({"trees": target, "validation_logloss": loss, "validation_auc": auc})
+    family.grow(state.model, target, X_train, y_train)
+    figures = kind.validation(y_val, kind.scores(state.model, X_val), state.classes)
+    loss = figures[kind.loss_name]
+    state.history.append({"trees": target, **figures})
     if loss < state.best_loss - 1e-6:
         state.best_loss, state.best_trees, state.stale_stages = loss, target, 0
     else:
@@ -106,36 +88,22 @@ def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: Trai
         keep_first_trees(state.model, state.best_trees)
 
 
-def keep_first_trees(model: GradientBoostingClassifier | HistGradientBoostingClassifier, trees: int) -> None:
-    """Cut a fitted model back to its first `trees` stages, as sklearn's own early stopping does.
-
-    Boosting stages are additive, so the first k trees are exactly the model after k stages.
-    """
-    if isinstance(model, HistGradientBoostingClassifier):
-        model._predictors = model._predictors[:trees]
-        model.train_score_ = model.train_score_[: trees + 1]  # empty without sklearn's early stopping
-        model.validation_score_ = model.validation_score_[: trees + 1]
-        model.max_iter = trees  # n_iter_ is len(_predictors)
-        return
-    model.estimators_ = model.estimators_[:trees]
-    model.train_score_ = model.train_score_[:trees]
-    if hasattr(model, "oob_improvement_"):
-        model.oob_improvement_ = model.oob_improvement_[:trees]
-        model.oob_scores_ = model.oob_scores_[:trees]
-        model.oob_score_ = model.oob_scores_[-1]
-    model.n_estimators = model.n_estimators_ = trees
+def keep_first_trees(model, trees: int) -> None:
+    """Cut a fitted model back to its first `trees` stages (boosting stages are additive)."""
+    families.of(model).keep_first(model, trees)
 
 
 def train(
     X_train, y_train, X_val, y_val, params: TrainParams,
     state: TrainingState | None = None,
     after_stage: Callable[[TrainingState], None] = lambda state: None,
+    kind: str = BINARY, classes: int = 2,
 ) -> TrainingState:
     """Run stages until finished, starting from `state` (a resumed checkpoint) if given.
 
     `after_stage` is where the caller checkpoints, logs and honours a stop request.
     """
-    state = state or new_state(params, len(y_train))
+    state = state or new_state(params, len(y_train), np.shape(X_train)[1], kind, classes)
     while not state.finished:
         run_stage(state, X_train, y_train, X_val, y_val, params)
         state = as_restored(state)
@@ -144,16 +112,14 @@ def train(
 
 
 def as_restored(state: TrainingState) -> TrainingState:
-    """The state as a checkpoint restores it (a joblib round trip), so that every run continues from equal objects.
+    """The state as a checkpoint restores it (a pickle round trip), so that every run continues from equal objects.
 
     Without it a resumed model predicts the same but pickles to other bytes: trees grown in one
     process share objects (parameter strings, numpy dtypes) that pickle writes once, while trees
-    restored from a checkpoint carry their own copies. The round trip costs milliseconds per stage.
+    restored from a checkpoint carry their own copies. The C pickler, not joblib's Python one: on
+    300 trees of 300 features joblib's round trip cost about 0.3 s a stage, pickle's a tenth of it.
     """
-    buffer = io.BytesIO()
-    joblib.dump(state, buffer)
-    buffer.seek(0)
-    return joblib.load(buffer)
+    return pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def choose_threshold(y_true, proba) -> float:

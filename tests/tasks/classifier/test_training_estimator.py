@@ -30,7 +30,8 @@ def test_the_estimator_is_chosen_by_parameter_or_by_size(estimator, subsample, r
     params = TrainParams(estimator=estimator, subsample=subsample)
     assert choose_estimator(params, rows) == chosen
     model = new_state(params, rows).model
-    assert type(model) is {"gb": GradientBoostingClassifier, "hgb": HistGradientBoostingClassifier}[chosen]
+    assert isinstance(model, {"gb": GradientBoostingClassifier, "hgb": HistGradientBoostingClassifier}[chosen])
+    assert not isinstance(model, {"gb": HistGradientBoostingClassifier, "hgb": GradientBoostingClassifier}[chosen])
 
 
 def test_hgb_with_subsampling_is_refused_naming_both_parameters():
