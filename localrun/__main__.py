@@ -322,8 +322,15 @@ def print_roles(cleaned: str | None) -> None:
     found = json.loads(reports[0].read_text()).get("roles") if reports else None
     if not found:
         return
-    kept = ", ".join(f"{c}={r}" for c, r in found["roles"].items() if r not in ("identifier", "constant"))
-    excluded = ", ".join(f"{c} ({r})" for c, r in found["roles"].items() if r in ("identifier", "constant"))
+    by_role: dict[str, list[str]] = {}
+    for column, role in found["roles"].items():
+        by_role.setdefault(role, []).append(column)
+
+    def names(columns: list[str], shown: int = 6) -> str:  # a wide file's 300 columns in one line
+        return ", ".join(columns[:shown]) + (f" and {len(columns) - shown} more" if len(columns) > shown else "")
+
+    kept = "; ".join(f"{role} {names(cs)}" for role, cs in by_role.items() if role not in ("identifier", "constant"))
+    excluded = "; ".join(f"{role} {names(cs)}" for role, cs in by_role.items() if role in ("identifier", "constant"))
     suspects = ", ".join(found.get("leakage_suspects", [])) or "none"
     print(f"ROLES {kept}; excluded: {excluded or 'none'}; leakage suspects: {suspects}  ({reports[0]})")
 

@@ -26,6 +26,9 @@ DEVIATION_FRACTION = 0.8
 MAX_CURVE_POINTS = 1000
 
 
+PERMUTATION_BUDGET = 400_000  # rows scored for permutation importances, all columns and repeats together
+PERMUTATION_MIN_ROWS = 500
+
 def _safe_div(a: float, b: float) -> float:
     return float(a / b) if b else 0.0
 
@@ -130,23 +133,35 @@ def binary_classification_report(
 
 def permutation_importances(
     predict: Callable[[Any], np.ndarray], rows, y: np.ndarray, features, seed: int = 0, repeats: int = 3,
-    metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    metric: Callable[[np.ndarray, np.ndarray], float] | None = None, max_scored_rows: int = PERMUTATION_BUDGET,
 ) -> dict[str, float]:
     """Mean drop in the test metric (higher is better; default ROC AUC of binary scores) when one raw
     column's values are shuffled: what the model leans on, in the columns a person knows (not the
-    columns the preprocessor makes). 0 when the metric is undefined."""
+    columns the preprocessor makes). 0 when the metric is undefined.
+
+    It scores rows x features x repeats rows in all: beyond `max_scored_rows` a seeded sample of the
+    rows is used (300 columns of 3,000 rows took 100 s through the pipeline), never fewer than
+    PERMUTATION_MIN_ROWS."""
     metric = metric or _binary_auc
     rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    features = list(features)
+    keep = max(PERMUTATION_MIN_ROWS, max_scored_rows // max(1, len(features) * repeats))
+    if len(rows) > keep:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(rows), keep, replace=False))
+        rows, y = rows.iloc[chosen].reset_index(drop=True), y[chosen]
     base = metric(y, predict(rows))
     if not np.isfinite(base):
         return {name: 0.0 for name in features}
     drops = {}
+    shuffled = rows.copy()  # one copy: each column is shuffled, scored and put back
     for name in features:
-        shuffled = rows.copy()
+        original = rows[name].to_numpy()
         scores = []
         for _ in range(repeats):
-            shuffled[name] = rows[name].to_numpy()[rng.permutation(len(rows))]
+            shuffled[name] = original[rng.permutation(len(rows))]
             scores.append(base - metric(y, predict(shuffled)))
+        shuffled[name] = rows[name]
         drops[name] = float(np.mean(scores))
     return drops
 

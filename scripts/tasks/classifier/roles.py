@@ -40,6 +40,8 @@ TEXT_MIN_DISTINCT_SHARE = 0.2  # and at least this share of distinct values (mul
 DATETIME_PARSE_SHARE = 0.95  # share of distinct values that parse as dates (and look like dates)
 LEAKAGE_SCORE = 0.99  # one column alone, out of fold: AUC (classes) or R^2 (numbers) at or above
 LEAKAGE_SAMPLE_ROWS = 20_000  # rows the leakage check looks at (a seeded sample beyond that)
+LEAKAGE_BINS = 64  # quantile bins of one column (a tree of 64 leaves' resolution)
+LEAKAGE_SMOOTHING = 20  # rows of the overall mean mixed into each bin's (a leaf of at least 20 rows)
 SAMPLE_DISTINCT = 2_000  # distinct values inspected for text/date shape
 
 _UUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$")
@@ -234,27 +236,50 @@ def _check_declared(column: str, role: str, values: pd.Series) -> None:
 
 
 # ---- leakage -------------------------------------------------------------------------------------
-def _single_column_score(x: np.ndarray, target: pd.Series) -> tuple[str, float] | None:
-    """How well one encoded column alone predicts the target, out of fold (2 folds, a small tree)."""
-    from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-
-    X = x.reshape(-1, 1)
+def _leakage_target(target: pd.Series) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """The target as the leakage check scores against it, prepared once for every column:
+    (metric, outputs matrix (rows x 1 number, or one-hot classes), class codes or the numbers)."""
     if _is_numeric(target) and target.nunique() > 20:
         y = target.to_numpy(dtype=float)
-        tree = DecisionTreeRegressor(max_leaf_nodes=64, min_samples_leaf=20, random_state=0)
-        predicted = cross_val_predict(tree, X, y, cv=KFold(2, shuffle=True, random_state=0))
-        return "r2", float(r2_score(y, predicted))
-    labels = target.astype(str).to_numpy()
-    classes, counts = np.unique(labels, return_counts=True)
+        return "r2", y[:, None], y
+    classes, codes, counts = np.unique(target.astype(str).to_numpy(), return_inverse=True, return_counts=True)
     if len(classes) < 2 or counts.min() < 2:
         return None
-    tree = DecisionTreeClassifier(max_leaf_nodes=64, min_samples_leaf=20, random_state=0)
-    proba = cross_val_predict(tree, X, labels, cv=StratifiedKFold(2, shuffle=True, random_state=0), method="predict_proba")
-    if len(classes) == 2:
-        return "auc", float(roc_auc_score(labels == classes[1], proba[:, 1]))
-    return "auc_ovr_macro", float(roc_auc_score(labels, proba, multi_class="ovr", average="macro", labels=classes))
+    return ("auc" if len(classes) == 2 else "auc_ovr_macro"), np.eye(len(classes))[codes], codes
+
+
+def _single_column_score(x: np.ndarray, prepared: tuple[str, np.ndarray, np.ndarray]) -> tuple[str, float]:
+    """How well one encoded column alone predicts the target, out of fold (2 folds): the column cut into
+    LEAKAGE_BINS quantile bins, each bin predicting its training fold's mean (smoothed toward the overall
+    mean by LEAKAGE_SMOOTHING rows), as a small tree would, in numpy (300 columns in seconds, where
+    fitting a tree per column and fold took 40 s)."""
+    from sklearn.metrics import r2_score, roc_auc_score
+
+    metric, outputs, y = prepared
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1]))
+    bins = np.searchsorted(edges, x, side="right")
+    fold = np.random.default_rng(0).permutation(len(x)) % 2
+    predicted = _out_of_fold_means(bins, outputs, fold, len(edges) + 1)
+    if metric == "r2":
+        return metric, float(r2_score(y, predicted[:, 0]))
+    if metric == "auc":
+        return metric, float(roc_auc_score(y, predicted[:, 1]))
+    proba = predicted / predicted.sum(axis=1, keepdims=True)
+    return metric, float(roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=np.arange(outputs.shape[1])))
+
+
+def _out_of_fold_means(bins: np.ndarray, y: np.ndarray, fold: np.ndarray, n_bins: int) -> np.ndarray:
+    """Each row's bin mean of `y` (rows x outputs) over the other fold's rows, smoothed toward its mean."""
+    predicted = np.empty_like(y, dtype=float)
+    for f in (0, 1):
+        train, test = fold != f, fold == f
+        counts = np.bincount(bins[train], minlength=n_bins).astype(float)
+        prior = y[train].mean(axis=0)
+        for k in range(y.shape[1]):
+            sums = np.bincount(bins[train], weights=y[train, k], minlength=n_bins)
+            means = (sums + LEAKAGE_SMOOTHING * prior[k]) / (counts + LEAKAGE_SMOOTHING)
+            predicted[test, k] = means[bins[test]]
+    return predicted
 
 
 def _encoded(values: pd.Series, role: str) -> np.ndarray:
@@ -274,6 +299,9 @@ def _leakage(df: pd.DataFrame, target: str, roles: dict[str, str], evidence: dic
     if len(rows) > LEAKAGE_SAMPLE_ROWS:
         rows = rows.sample(LEAKAGE_SAMPLE_ROWS, random_state=0)
     suspects = []
+    prepared = _leakage_target(rows[target])
+    if prepared is None:
+        return suspects
     for column, role in roles.items():
         if role not in FEATURE_ROLES:
             continue
@@ -282,10 +310,7 @@ def _leakage(df: pd.DataFrame, target: str, roles: dict[str, str], evidence: dic
             continue
         x = _encoded(rows[column], role)
         x = np.where(np.isnan(x), np.nanmin(x) - 1 if np.isfinite(x).any() else 0.0, x)  # missing: its own split
-        scored = _single_column_score(x, rows[target])
-        if scored is None:
-            continue
-        metric, score = scored
+        metric, score = _single_column_score(x, prepared)
         evidence[column]["leakage_" + metric] = round(score, 4)
         if score >= LEAKAGE_SCORE:
             suspects.append(column)
