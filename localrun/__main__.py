@@ -161,9 +161,8 @@ def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     arguments = _step_arguments(args, parser)
     if hosts > 1:  # the simulated hosts share this machine: each gets its share of the cores
         arguments["train"].setdefault("workers", max(1, len(os.sched_getaffinity(0)) // hosts))
-        # every host gets files of the train split (ShardedByS3Key), so at least one file per host
-        default_files = pipeline.step("feature").params["train_files"].default
-        arguments.setdefault("feature", {}).setdefault("train_files", max(default_files, hosts))
+        # every host gets files of the train split (ShardedByS3Key): at least one file per host
+        parameters.setdefault("TrainFiles", max(pipeline.parameter("TrainFiles").default, hosts))
     try:
         config = RunConfig(
             pipeline, parameters={k: str(v) if pipeline.parameter(k).type is str else v for k, v in parameters.items()},

@@ -142,7 +142,7 @@ def test_synthetic_servers_over_three_training_hosts_end_on_an_endpoint(tmp_path
 def test_hosts_is_the_train_instance_count_parameter(tmp_path):
     """`HOSTS=3` and `PARAMS="TrainInstanceCount=3"` configure the same run: the parameter the definition's
     training job reads, clean on 3 hosts too (the synthetic input has 8 files), feature's train split in
-    at least one file per host, each simulated host its share of the cores."""
+    at least one file per host (TrainFiles), each simulated host its share of the cores."""
     from localrun.__main__ import parse_args
 
     def configured(*args):
@@ -152,12 +152,12 @@ def test_hosts_is_the_train_instance_count_parameter(tmp_path):
     by_hosts, by_param = configured("--hosts", "3"), configured("--param", "TrainInstanceCount=3")
     for config in (by_hosts, by_param):
         assert config.values()["TrainInstanceCount"] == 3 and config.values()["CleanInstanceCount"] == 3
-        assert config.instance_counts == {} and config.arguments["feature"]["train_files"] == 8
+        assert config.instance_counts == {} and config.values()["TrainFiles"] == 8
     assert by_hosts.parameters == by_param.parameters and by_hosts.arguments == by_param.arguments
     twelve = configured("--hosts", "12")  # the input's 8 files (written above) cannot feed 12 clean hosts
-    assert twelve.arguments["feature"]["train_files"] == 12 and twelve.values()["CleanInstanceCount"] == 1
+    assert twelve.values()["TrainFiles"] == 12 and twelve.values()["CleanInstanceCount"] == 1
     one = configured()
-    assert one.values()["TrainInstanceCount"] == 1 and "feature" not in one.arguments
+    assert one.values()["TrainInstanceCount"] == 1 and "TrainFiles" not in one.parameters
     for bad in (["--hosts", "3", "--param", "TrainInstanceCount=2"], ["--param", "TrainInstanceCount=0"]):
         with pytest.raises(SystemExit):
             configured(*bad)

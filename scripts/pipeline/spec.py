@@ -507,7 +507,9 @@ FORECAST = Pipeline(
         # (`make run TASK=forecast HOSTS=4` is TrainInstanceCount=4, and CleanInstanceCount=4 when the input has 4+ files)
         Parameter("CleanInstanceCount", int, 1, "instances of clean: each cleans its files of InputData (ShardedByS3Key)"),
         Parameter("TrainInstanceCount", int, 1, "training hosts: each fits its files of the train split "
-                  "(ShardedByS3Key; feature's train_files of them) and hands its part to algo-1"),
+                  "(ShardedByS3Key; TrainFiles of them) and hands its part to algo-1"),
+        Parameter("TrainFiles", int, 8, "files of the train split (feature): at least TrainInstanceCount, hosts "
+                  "beyond it get no series; a multiple of it spreads the series evenly"),
         Parameter("GateFloor", float, 0.0, "the gate: skill against seasonal naive (1 - MASE / MASE of seasonal "
                   "naive) must reach this; 0: at least as good as seasonal naive"),
     ),
@@ -527,7 +529,7 @@ FORECAST = Pipeline(
             outputs=(Output("train", ("train-<k>.parquet",)), *(Output(s, (f"{s}.parquet",)) for s in SPLITS[1:]),
                      Output("schema", (FORECAST_SCHEMA_FILE,))),
             params=FORECAST_FEATURE_PARAMS,
-            bind={"horizon": "Horizon"},
+            bind={"horizon": "Horizon", "train_files": "TrainFiles"},
         ),
         TrainingStep(
             "train", "train.py", TRAIN_IMAGE,

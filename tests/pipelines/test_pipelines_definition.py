@@ -364,6 +364,10 @@ def test_the_forecast_training_hosts_are_a_pipeline_parameter_sharding_the_train
         distribution = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
                         for c in train["InputDataConfig"]}
         assert distribution == {"train": "ShardedByS3Key", "validation": "FullyReplicated", "schema": "FullyReplicated"}
+        feature = steps["feature"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+        files = feature[feature.index("--train_files") + 1]  # the files the hosts share, a parameter too
+        assert files == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainFiles"}]}}
+        assert parameters["TrainFiles"]["DefaultValue"] == 8
     # the service model allows InstanceCount 0 (instance groups): the compiler refuses it as a default
     refused = run_pipelines_python(["-m", "pipelines", "definition", "--pipeline", "forecast",
                                     "--default", "TrainInstanceCount=0"])
