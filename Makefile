@@ -16,6 +16,7 @@ q = '$(subst ','\'',$(1))'
 # make run [DATA=path.csv TARGET=column POSITIVE=label] [IDS=col1,col2] [HP="n_estimators=200 max_depth=4"]
 #          [PARAMS="GateFloor=0.8 GateMargin=0.01"] [ENGINE=docker] [FROM=train] [NO_CACHE=1]
 # make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n] [HOSTS=n]
+#   (HOSTS=n is PARAMS="TrainInstanceCount=n", the definition's parameter)
 # make run TASK=forecast SYNTHETIC=2000 HOSTS=4
 RUN_ARGS = --task $(call q,$(TASK)) --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(SERIES),--series $(call q,$(SERIES))) $(if $(TIME),--time $(call q,$(TIME))) \
