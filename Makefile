@@ -19,6 +19,7 @@ q = '$(subst ','\'',$(1))'
 # make run DATA=three_classes.csv TARGET=column                   (multi-class: no POSITIVE)
 # make run TASK=regression [DATA=path.csv TARGET=numeric_column]   (default: data/diabetes.csv)
 # make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n] [HOSTS=n]
+#   (HOSTS=n is PARAMS="TrainInstanceCount=n", the definition's parameter)
 # make run TASK=forecast SYNTHETIC=2000 HOSTS=4
 RUN_ARGS = --task $(call q,$(TASK)) --engine $(call q,$(ENGINE)) --work-dir $(call q,$(WORK)) \
 	$(if $(SERIES),--series $(call q,$(SERIES))) $(if $(TIME),--time $(call q,$(TIME))) \

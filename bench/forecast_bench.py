@@ -103,7 +103,8 @@ def train_step_seconds(train, validation, freq: str, hosts: int, root: Path) -> 
 
     inputs = {name: root / "in" / name for name in ("train", "validation", "schema")}
     if not inputs["schema"].exists():
-        channels.write_split(inputs["train"], "train", train)
+        # as feature writes it: TrainFiles files, each series in one, shared out by S3 key
+        channels.write_split_files(inputs["train"], "train", train, FORECAST.parameter("TrainFiles").default)
         channels.write_split(inputs["validation"], "validation", validation)
         channels.write_schema(inputs["schema"], {"columns": {"series": "series", "time": "timestamp", "value": "value"},
                                                  "freq": freq, "horizon": HORIZON, "series": int(train["series"].nunique()),

@@ -69,7 +69,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--value", help="forecast: the value column (us_employment: Employed)")
     parser.add_argument("--horizon", type=int, help="forecast: points to forecast (default 24)")
     parser.add_argument("--hosts", type=int, default=None, help="forecast: instances of the train step (each fits "
-                        "its share of the series), and of clean when the input has a file for each")
+                        "its share of the series), and of clean when the input has a file for each: the same as "
+                        "--param TrainInstanceCount=N (and CleanInstanceCount=N)")
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
                         help="forecast: N seeded synthetic hourly servers (60 days) instead of --data")
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
@@ -162,17 +163,19 @@ def _step_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
 def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunConfig:
     """The forecast pipeline's run: us_employment by default, any long-format file with its columns named."""
     pipeline = spec.FORECAST
+    parameters = _pairs(args.param, "--param", parser)
     if args.synthetic:
         if args.data:
             parser.error("--synthetic and --data: give one")
-        args.data = synthetic_servers(args.work_dir / "data", args.synthetic, files=max(8, args.hosts or 1))
+        requested = args.hosts or parameters.get("TrainInstanceCount")
+        args.data = synthetic_servers(args.work_dir / "data", args.synthetic,
+                                      files=max(8, requested if isinstance(requested, int) else 1))
         args.series, args.time, args.value = args.series or "series", args.time or "timestamp", args.value or "value"
     data = (args.data or FORECAST_DATA).resolve()
     if not data.exists():
         parser.error(f"--data {args.data}: no such file or folder")
     if args.hosts is not None and args.hosts < 1:
         parser.error("--hosts must be at least 1")
-    parameters = _pairs(args.param, "--param", parser)
     if data != FORECAST_DATA and not ((args.time or "TimeColumn" in parameters) and (args.value or "ValueColumn" in parameters)):
         parser.error("--time and --value (and --series, unless the file is one series) are required for data other "
                      "than the default dataset")
@@ -182,13 +185,16 @@ def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) 
                         ("ValueColumn", args.value), ("Horizon", args.horizon)):
         if value is not None:
             parameters[name] = value
+    hosts = _forecast_hosts(args, parameters, data, parser)
     arguments = _step_arguments(args, parser)
-    if args.hosts and args.hosts > 1:  # the simulated hosts share this machine: each gets its share of the cores
-        arguments["train"].setdefault("workers", max(1, len(os.sched_getaffinity(0)) // args.hosts))
+    if hosts > 1:  # the simulated hosts share this machine: each gets its share of the cores
+        arguments["train"].setdefault("workers", max(1, len(os.sched_getaffinity(0)) // hosts))
+        # every host gets files of the train split (ShardedByS3Key): at least one file per host
+        parameters.setdefault("TrainFiles", max(pipeline.parameter("TrainFiles").default, hosts))
     try:
         config = RunConfig(
             pipeline, parameters={k: str(v) if pipeline.parameter(k).type is str else v for k, v in parameters.items()},
-            arguments=arguments, instance_counts=_forecast_instances(args, data),
+            arguments=arguments, instance_counts={"clean": args.clean_instances} if args.clean_instances else {},
             rerun_from=args.rerun_from, use_cache=not args.no_cache,
         )
         values = config.values()
@@ -199,15 +205,19 @@ def _forecast_config(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     return config
 
 
-def _forecast_instances(args: argparse.Namespace, data: Path) -> dict[str, int]:
-    """--hosts sets the train step's instances, and clean's when its input (sharded by key) has a file per host."""
-    counts = {"clean": args.clean_instances} if args.clean_instances else {}
-    if args.hosts:
-        counts["train"] = args.hosts
-        files = len(prefix_files(data)) if data.is_dir() else 1
-        if not args.clean_instances and files >= args.hosts:
-            counts["clean"] = args.hosts
-    return counts
+def _forecast_hosts(args: argparse.Namespace, parameters: dict, data: Path, parser: argparse.ArgumentParser) -> int:
+    """--hosts N is the pipeline parameter TrainInstanceCount=N (as in the definition), and CleanInstanceCount=N
+    when the input (sharded by key) has a file per host; --param values are the same and win. The train hosts."""
+    if args.hosts and parameters.get("TrainInstanceCount", args.hosts) != args.hosts:
+        parser.error(f"--hosts {args.hosts} and --param TrainInstanceCount={parameters['TrainInstanceCount']}: give one")
+    hosts = args.hosts if args.hosts else parameters.get("TrainInstanceCount", 1)
+    if not isinstance(hosts, int) or hosts < 1:
+        parser.error(f"TrainInstanceCount {hosts!r}: a whole number of 1 or more")
+    parameters["TrainInstanceCount"] = hosts
+    files = len(prefix_files(data)) if data.is_dir() else 1
+    if hosts > 1 and not args.clean_instances and "CleanInstanceCount" not in parameters and files >= hosts:
+        parameters["CleanInstanceCount"] = hosts
+    return hosts
 
 
 def synthetic_servers(directory: Path, n_series: int, files: int = 8) -> Path:

@@ -114,7 +114,8 @@ def run_pipeline(config: RunConfig, session: LocalSession) -> dict[str, Any]:
                 inputs[item.name] = stage_input(Path(values[item.source.parameter]), session.s3 / "input" / item.source.parameter)
         rerun = rerun or step.name == config.rerun_from
         arguments = step_arguments(step, values, config.arguments.get(step.name, {}), config.account, api_url)
-        job = Job(step, inputs, arguments, config.instance_counts.get(step.name))
+        # --clean-instances, else the step's <Step>InstanceCount parameter where the pipeline declares one
+        job = Job(step, inputs, arguments, config.instance_counts.get(step.name) or pipeline.instance_count(step, values))
         results[step.name] = session.run(job, use_cache=config.use_cache and not rerun)
         if pipeline.gate and step.name == pipeline.gate.step:
             check_gate(pipeline.gate, results[step.name], values, session)

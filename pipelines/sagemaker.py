@@ -103,8 +103,12 @@ class _Compiler:
             raise ConfigError(f"parameter default(s) for {unknown}: pipeline '{p.name}' declares {[x.name for x in p.parameters]}")
         fed = {item.source.parameter for s in p.steps for item in s.inputs if isinstance(item.source, spec.FromParameter)
                and not (isinstance(s, spec.TransformStep) and item.name == "model")}  # that one names a model package
+        counts = {spec.instance_count_parameter(s.name) for s in p.steps}
         for parameter in p.parameters:
             default = i.parameter_defaults.get(parameter.name, parameter.default)
+            if parameter.name in counts and not (isinstance(default, int) and default >= 1):
+                # the service model allows 0 (heterogeneous clusters): refuse it here, where it is still a typo
+                raise ConfigError(f"parameter '{parameter.name}' default {default!r}: an instance count of 1 or more")
             if parameter.name in fed and parameter.name not in i.parameter_defaults and not str(default).startswith("s3://"):
                 # the spec's default is a local path (the local runner's); in the cloud data enters from S3
                 default = f"s3://{i.bucket}/{p.name}/input/{parameter.name}/"
@@ -128,8 +132,9 @@ class _Compiler:
             if kind == "Transform":  # the spec's, the first transform step's
                 default = spec.transform_steps(p)[0].instance_type
             self._parameter(ParameterString, f"{kind}InstanceType", default)
-        for step in p.steps:
-            self._parameter(ParameterInteger, f"{camel(step.name)}InstanceCount", step.instance_count)
+        for step in p.steps:  # the spec may declare a step's count among its parameters (the local runner reads those)
+            if spec.instance_count_parameter(step.name) not in self.parameters:
+                self._parameter(ParameterInteger, spec.instance_count_parameter(step.name), step.instance_count)
         if "Processing" in kinds:
             self._parameter(ParameterInteger, "ProcessingMaxRuntimeSeconds", i.processing_max_runtime_seconds)
         for step in p.steps:
@@ -152,7 +157,7 @@ class _Compiler:
         return dict(
             role=self.parameters["RoleArn"],
             image_uri=self.parameters[f"{camel(step.image)}ImageUri"],
-            instance_count=self.parameters[f"{camel(step.name)}InstanceCount"],
+            instance_count=self.parameters[spec.instance_count_parameter(step.name)],
             instance_type=self.parameters[f"{kind}InstanceType"],
             volume_kms_key=self._optional("VolumeKmsKeyId"),
             output_kms_key=self._optional("OutputKmsKeyId"),
@@ -303,7 +308,7 @@ class _Compiler:
         model = self._transform_model(step)
         transformer = Transformer(
             model_name=model.properties.ModelName,
-            instance_count=self.parameters[f"{camel(step.name)}InstanceCount"],
+            instance_count=self.parameters[spec.instance_count_parameter(step.name)],
             instance_type=self.parameters["TransformInstanceType"],
             strategy=step.batch_strategy, assemble_with=step.assemble_with, accept=step.accept,
             max_concurrent_transforms=step.max_concurrent_transforms, max_payload=step.max_payload_mb,

@@ -5,9 +5,11 @@ and evaluation_report.html (for people: one self-contained file, plots as inline
 Inputs `model` (the training job's model.tar.gz) and `test` (raw rows). Output `evaluation`:
 evaluation.json (pipeline.evaluation_file), gated on by the pipeline's ConditionStep, and the report.
 A forecast model (its metadata names the task): MASE, sMAPE and RMSE per series and overall beside
-seasonal naive, `regression_metrics`, the gate as skill against seasonal naive, forecasts.parquet
-(with intervals, beside the actuals), per_series.csv and the report (the best, median and worst
-series against their forecasts, the error distribution against seasonal naive).
+seasonal naive, `regression_metrics`, the gate as skill against seasonal naive, forecasts with
+intervals beside the actuals (forecasts-<host>.parquet per training host, the series that host fitted
+as the artifact's index says; forecasts.parquet all of them with a `host` column), per_series.csv and
+the report (the best, median and worst series against their forecasts, the error distribution
+against seasonal naive).
 """
 
 import json
@@ -26,15 +28,20 @@ from tasks.forecast import evaluation as forecast_evaluation
 
 STEP = CLASSIFIER.step("evaluation")
 FORECAST_STEP = FORECAST.step("evaluation")
+FORECASTS_BY_HOST = "forecasts-{host}.parquet"
 
 
 def forecast(job, model_dir: Path) -> None:
     params = job.params(FORECAST_STEP.params)
-    model, _ = forecast_artifact.load(model_dir)
+    model, metadata = forecast_artifact.load(model_dir)
     test = forecast_channels.read_split(job.input(FORECAST_STEP.input("test").name))
     report, forecasts, per_series = forecast_evaluation.evaluate(model, test, seed=params["seed"])
     out = job.output(FORECAST_STEP.output("evaluation").name)
-    write_table(forecasts, out / "forecasts.parquet")
+    series_by_host = forecast_artifact.series_by_host(model_dir, metadata)
+    forecasts = forecast_evaluation.with_hosts(forecasts, series_by_host)
+    for host in sorted(series_by_host):  # per training host, as its part of the artifact (metadata.json's index)
+        write_table(forecasts[forecasts["host"] == host].reset_index(drop=True), out / FORECASTS_BY_HOST.format(host=host))
+    write_table(forecasts, out / "forecasts.parquet")  # every series with its host: the one file to read them all
     per_series.to_csv(out / "per_series.csv", index=False)
     metrics = ["mase", "smape", "rmse"]
     baseline = per_series[["series", *(f"{m}_seasonal_naive" for m in metrics)]].rename(

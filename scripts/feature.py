@@ -6,7 +6,8 @@ Input `cleaned` (from clean.py). Outputs `train`, `validation`, `test` (raw rows
 (Model Monitor's statistics.json and constraints.json of the training split's features). Runs on one
 instance: a split needs all the rows, so other instances do nothing.
 Forecast data (the task clean wrote into the schema): per series, the last `horizon` points are
-`test`, the `horizon` before them `validation`, the rest `train`; output `schema` carries the task on.
+`test`, the `horizon` before them `validation`, the rest `train` (in `train_files` files, each series
+in one, for the ShardedByS3Key train channel); output `schema` carries the task on.
 """
 
 from common.storage import write_json
@@ -25,7 +26,10 @@ def forecast(job) -> None:
     params = job.params(FORECAST_STEP.params)
     long, schema = forecast_channels.read_cleaned(job.input(FORECAST_STEP.input("cleaned").name))
     parts = forecast_split.split(long, params["horizon"])
-    for name, part in zip(SPLITS, parts):
+    # train: each series in one of `train_files` files, so that the train channel can be ShardedByS3Key
+    written = forecast_channels.write_split_files(job.output(FORECAST_STEP.output("train").name), "train", parts[0],
+                                                  params["train_files"])
+    for name, part in zip(SPLITS[1:], parts[1:]):
         forecast_channels.write_split(job.output(FORECAST_STEP.output(name).name), name, part)
     # the season, chosen here on every series, travels in the schema: training hosts each see a share
     ids = sorted(parts[0]["series"].astype(str).unique())
@@ -33,7 +37,8 @@ def forecast(job) -> None:
     forecast_channels.write_schema(job.output(FORECAST_STEP.output("schema").name), {
         **schema, "horizon": params["horizon"], "series": int(long["series"].nunique()),
         "season": season, "season_evidence": evidence})
-    print(f"feature: {long['series'].nunique()} series; " + ", ".join(f"{n} {len(p)} points" for n, p in zip(SPLITS, parts)))
+    print(f"feature: {long['series'].nunique()} series; " + ", ".join(f"{n} {len(p)} points" for n, p in zip(SPLITS, parts))
+          + f"; train in {len(written)} file(s)")
 
 
 def main() -> None:

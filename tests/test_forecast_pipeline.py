@@ -120,6 +120,44 @@ def test_synthetic_servers_over_three_training_hosts_end_on_an_endpoint(tmp_path
     assert set(parts) == {"algo-1", "algo-2", "algo-3"} and all(parts.values())
     assert sum(parts.values()) == summary["series"] == meta["data"]["series"] and summary["season"] == 24
     assert "train: algo-3 handed" in result.stdout and "hosts: 2 of 2 other host(s) done" in result.stdout
+    # feature wrote the train split in 8 files (each series in one); ShardedByS3Key gave each host whole files
+    train_files = sorted(p.name for p in Path(summary["outputs"]["train"]).glob("*.parquet"))
+    assert train_files == [f"train-{k:03d}.parquet" for k in range(8)]
+    given = {host: sorted(p.name for p in (run / "jobs" / "train" / host / "input" / "data" / "train").glob("*.parquet"))
+             for host in parts}
+    assert sorted(sum(given.values(), [])) == train_files and all(given.values())
+    # evaluation: one forecasts file per training host, holding the series that host fitted
+    evaluation = Path(summary["outputs"]["evaluation"]).parent
+    everything = pd.read_parquet(evaluation / "forecasts.parquet")
+    for host, count in parts.items():
+        mine = pd.read_parquet(evaluation / f"forecasts-{host}.parquet")
+        assert set(mine["host"]) == {host} and mine["series"].nunique() == count
+        assert (mine["lower"] <= mine["upper"]).all() and {"actual", "mean"} <= set(mine.columns)
+        pd.testing.assert_frame_equal(mine, everything[everything["host"] == host].reset_index(drop=True))
     assert summary["mase"] < summary["mase_seasonal_naive"]
     served = summary["endpoint_forecasts"]
     assert len(served) == 9 and all(row["lower"] <= row["mean"] <= row["upper"] for row in served)
+
+
+def test_hosts_is_the_train_instance_count_parameter(tmp_path):
+    """`HOSTS=3` and `PARAMS="TrainInstanceCount=3"` configure the same run: the parameter the definition's
+    training job reads, clean on 3 hosts too (the synthetic input has 8 files), feature's train split in
+    at least one file per host (TrainFiles), each simulated host its share of the cores."""
+    from localrun.__main__ import parse_args
+
+    def configured(*args):
+        _, config = parse_args(["--task", "forecast", "--work-dir", str(tmp_path), "--synthetic", "30", *args])
+        return config
+
+    by_hosts, by_param = configured("--hosts", "3"), configured("--param", "TrainInstanceCount=3")
+    for config in (by_hosts, by_param):
+        assert config.values()["TrainInstanceCount"] == 3 and config.values()["CleanInstanceCount"] == 3
+        assert config.instance_counts == {} and config.values()["TrainFiles"] == 8
+    assert by_hosts.parameters == by_param.parameters and by_hosts.arguments == by_param.arguments
+    twelve = configured("--hosts", "12")  # the input's 8 files (written above) cannot feed 12 clean hosts
+    assert twelve.values()["TrainFiles"] == 12 and twelve.values()["CleanInstanceCount"] == 1
+    one = configured()
+    assert one.values()["TrainInstanceCount"] == 1 and "TrainFiles" not in one.parameters
+    for bad in (["--hosts", "3", "--param", "TrainInstanceCount=2"], ["--param", "TrainInstanceCount=0"]):
+        with pytest.raises(SystemExit):
+            configured(*bad)

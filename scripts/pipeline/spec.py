@@ -11,6 +11,7 @@ pick it up from here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Union
 
@@ -181,6 +182,20 @@ class Pipeline:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.parameters}
 
+    def instance_count(self, step: Step, values: Mapping[str, Any]) -> int:
+        """The step's instance count under these parameter values: its `<Step>InstanceCount`
+        parameter where the spec declares one, else the step's own."""
+        return int(values.get(instance_count_parameter(step.name), step.instance_count))
+
+
+def instance_count_parameter(step_name: str) -> str:
+    """The pipeline parameter that holds a step's InstanceCount: `TrainInstanceCount` for `train`.
+
+    The compiler declares one for every step (default: the step's instance_count); a pipeline may
+    declare it among its own parameters instead (an int), and then the local runner reads it too.
+    """
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", step_name)) + "InstanceCount"
+
 
 def _named(items, name: str, what: str):
     for item in items:
@@ -225,6 +240,10 @@ def _check(pipeline: Pipeline) -> None:
         if step.sagemaker_api and not {"backend", "endpoint_url"} <= set(step.params):
             raise ValueError(f"step '{step.name}' calls the SageMaker API but declares no 'backend' and 'endpoint_url'")
         seen[step.name] = step
+    for parameter in pipeline.parameters:
+        counted = [s for s in pipeline.steps if instance_count_parameter(s.name) == parameter.name]
+        if counted and (parameter.type is not int or not isinstance(parameter.default, int) or parameter.default < 1):
+            raise ValueError(f"parameter '{parameter.name}' holds the instance count of step '{counted[0].name}': an int of 1 or more")
     if pipeline.gate:
         seen[pipeline.gate.step].output(pipeline.gate.output)
         if pipeline.gate.parameter not in parameters:
@@ -473,7 +492,12 @@ FORECAST_CLEAN_PARAMS = {
     "horizon": Param(int, 24, "points to forecast: series need room for a test and a validation window", minimum=1),
     "bad_rows": Param(str, "refuse", "CSV rows with a wrong field count: refuse, or drop and count", choices=("refuse", "drop")),
 }
-FORECAST_FEATURE_PARAMS = {"horizon": Param(int, 24, "the test and validation windows, in points", minimum=1)}
+FORECAST_FEATURE_PARAMS = {
+    "horizon": Param(int, 24, "the test and validation windows, in points", minimum=1),
+    # the train channel is ShardedByS3Key: each training host gets whole files, about 1/N of them
+    "train_files": Param(int, 8, "files of the train split, each series in one (by the stable hash of its id); "
+                         "hosts beyond this many get no series", minimum=1),
+}
 FORECAST_TRAIN_PARAMS = {
     "season": Param(int, 0, "seasonal period in points; 0: chosen from the frequency and the data", minimum=0),
     "workers": Param(int, 0, "processes fitting batches of series; 0: every core of the host", minimum=0),
@@ -489,6 +513,13 @@ FORECAST = Pipeline(
         Parameter("TimeColumn", str, "Month", "the timestamp column"),
         Parameter("ValueColumn", str, "Employed", "the value column"),
         Parameter("Horizon", int, 24, "points to forecast"),
+        # the compiler's <Step>InstanceCount, declared here so that the local runner reads them too
+        # (`make run TASK=forecast HOSTS=4` is TrainInstanceCount=4, and CleanInstanceCount=4 when the input has 4+ files)
+        Parameter("CleanInstanceCount", int, 1, "instances of clean: each cleans its files of InputData (ShardedByS3Key)"),
+        Parameter("TrainInstanceCount", int, 1, "training hosts: each fits its files of the train split "
+                  "(ShardedByS3Key; TrainFiles of them) and hands its part to algo-1"),
+        Parameter("TrainFiles", int, 8, "files of the train split (feature): at least TrainInstanceCount, hosts "
+                  "beyond it get no series; a multiple of it spreads the series evenly"),
         Parameter("GateFloor", float, 0.0, "the gate: skill against seasonal naive (1 - MASE / MASE of seasonal "
                   "naive) must reach this; 0: at least as good as seasonal naive"),
     ),
@@ -505,14 +536,15 @@ FORECAST = Pipeline(
         ProcessingStep(
             "feature", "feature.py", PROCESS_IMAGE,
             inputs=(Input("cleaned", FromStep("clean", "cleaned")),),
-            outputs=(*(Output(s, (f"{s}.parquet",)) for s in SPLITS), Output("schema", (FORECAST_SCHEMA_FILE,))),
+            outputs=(Output("train", ("train-<k>.parquet",)), *(Output(s, (f"{s}.parquet",)) for s in SPLITS[1:]),
+                     Output("schema", (FORECAST_SCHEMA_FILE,))),
             params=FORECAST_FEATURE_PARAMS,
-            bind={"horizon": "Horizon"},
+            bind={"horizon": "Horizon", "train_files": "TrainFiles"},
         ),
         TrainingStep(
             "train", "train.py", TRAIN_IMAGE,
             inputs=(
-                Input("train", FromStep("feature", "train")),
+                Input("train", FromStep("feature", "train"), SHARDED_BY_S3_KEY),  # a series lives in one file
                 Input("validation", FromStep("feature", "validation")),
                 Input("schema", FromStep("feature", "schema")),
             ),
@@ -522,7 +554,8 @@ FORECAST = Pipeline(
         ProcessingStep(
             "evaluation", "evaluation.py", PROCESS_IMAGE,
             inputs=(Input("model", FromStep("train", "model")), Input("test", FromStep("feature", "test"))),
-            outputs=(Output("evaluation", (EVALUATION_FILE, EVALUATION_REPORT, "forecasts.parquet", "per_series.csv")),),
+            outputs=(Output("evaluation", (EVALUATION_FILE, EVALUATION_REPORT, "forecasts.parquet",
+                                              "forecasts-<host>.parquet", "per_series.csv")),),
             params=EVALUATION_PARAMS,
         ),
     ),

@@ -78,6 +78,7 @@ def test_the_forecast_pipeline_gives_the_runners_evaluation(sdk, train_image, pr
     assert result["status"] == "Succeeded", result["failure_reason"]
     assert result["differences"] == [
         "step 'clean' input(s) ['raw']: ShardedByS3Key -> FullyReplicated",
+        "step 'train' input(s) ['train']: ShardedByS3Key -> FullyReplicated",
         "step 'train': spot and checkpoints -> on-demand, no checkpoints",
     ]
     theirs = json.loads((forecast_runner_run / "s3" / "evaluation" / "evaluation" / "evaluation.json").read_text())

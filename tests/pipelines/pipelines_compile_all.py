@@ -60,6 +60,8 @@ def run(out_dir: Path) -> None:
     cli(out_dir / "default.json")
     cli(out_dir / "account.json", *ACCOUNT_OPTIONS)
     cli(out_dir / "forecast.json", "--pipeline", "forecast")
+    cli(out_dir / "forecast-hosts.json", "--pipeline", "forecast", "--default", "TrainInstanceCount=4",
+        "--default", "CleanInstanceCount=4")
     cli(out_dir / "score.json", "--pipeline", "score")
     (out_dir / "extended.json").write_text(sagemaker.compile(extended_pipeline()))
     build_dir = out_dir / "build"

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.pipelines.conftest import REPO, pipelines_python
+from tests.pipelines.conftest import REPO, pipelines_python, run_pipelines_python
 
 from contract import jobs as contract_jobs
 from contract.metrics import metric_definition
@@ -344,3 +344,31 @@ def test_the_forecast_pipeline_compiles_from_the_same_spec_and_validates(compile
     gate = steps["evaluation-gate"]["Arguments"]
     assert gate["Conditions"][0]["RightValue"] == {"Get": "Parameters.GateFloor"}
     assert parameters_of(forecast)["GateFloor"]["DefaultValue"] == 0.0
+
+
+def test_the_forecast_training_hosts_are_a_pipeline_parameter_sharding_the_train_split(compiled):
+    """TrainInstanceCount (and CleanInstanceCount) are the spec's parameters, referenced by the jobs'
+    InstanceCount: an execution started with TrainInstanceCount=4 trains on 4 hosts, each given whole
+    files of the train split (ShardedByS3Key); the same names the local runner takes (HOSTS=4)."""
+    for name, default in (("forecast", 1), ("forecast-hosts", 4)):
+        forecast = json.loads(compiled[name])
+        assert validate.problems(forecast) == []
+        parameters, steps = parameters_of(forecast), steps_by_name(forecast)
+        for parameter in ("TrainInstanceCount", "CleanInstanceCount"):
+            assert parameters[parameter] == {"Name": parameter, "Type": "Integer", "DefaultValue": default}
+        assert parameters["FeatureInstanceCount"]["DefaultValue"] == 1  # the compiler's own, for steps the spec leaves
+        train = steps["train"]["Arguments"]
+        assert train["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainInstanceCount"}
+        clean = steps["clean"]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert clean["InstanceCount"] == {"Get": "Parameters.CleanInstanceCount"}
+        distribution = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+                        for c in train["InputDataConfig"]}
+        assert distribution == {"train": "ShardedByS3Key", "validation": "FullyReplicated", "schema": "FullyReplicated"}
+        feature = steps["feature"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+        files = feature[feature.index("--train_files") + 1]  # the files the hosts share, a parameter too
+        assert files == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainFiles"}]}}
+        assert parameters["TrainFiles"]["DefaultValue"] == 8
+    # the service model allows InstanceCount 0 (instance groups): the compiler refuses it as a default
+    refused = run_pipelines_python(["-m", "pipelines", "definition", "--pipeline", "forecast",
+                                    "--default", "TrainInstanceCount=0"])
+    assert refused.returncode == 2 and "'TrainInstanceCount' default 0: an instance count of 1 or more" in refused.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from localrun.jobs import Job
 from localrun.runner import LocalSession, StepFailed
-from pipeline.spec import FORECAST, SHARDED_BY_S3_KEY
+from pipeline.spec import FORECAST, FULLY_REPLICATED, SHARDED_BY_S3_KEY
 from tasks.forecast import artifact, channels, cleaning, sharding, split, synthetic
 
 H = 24
@@ -54,10 +54,10 @@ def engine():
 
 
 def train(session: LocalSession, inputs: dict, hosts: int, by_key: bool = False, **hyperparameters):
-    step = TRAIN
-    if by_key:  # only the train channel is sharded by key: validation and schema reach every host
-        step = TRAIN.__class__(**{**TRAIN.__dict__, "inputs": tuple(
-            i.__class__(i.name, i.source, SHARDED_BY_S3_KEY) if i.name == "train" else i for i in TRAIN.inputs)})
+    # the spec's train channel is sharded by key (validation and schema reach every host); replicated: every host
+    # gets every file and takes the series whose stable hash falls on it
+    assert TRAIN.input("train").distribution == SHARDED_BY_S3_KEY
+    step = TRAIN if by_key else TRAIN.with_distribution(FULLY_REPLICATED)
     return session.run(Job(step, inputs, {**FAST, **hyperparameters}, hosts), use_cache=False)
 
 

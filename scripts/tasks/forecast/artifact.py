@@ -182,6 +182,19 @@ def load(model_dir: Path) -> tuple[ForecastModel, dict[str, Any]]:
     return model, metadata
 
 
+def series_by_host(model_dir: Path, metadata: dict[str, Any]) -> dict[str, list[str]]:
+    """Which training host fitted which series, from the index of a loaded artifact (its parts were
+    checked by `load`); an artifact of one `model.npz` (before parts) was fitted by one host, algo-1."""
+    parts = metadata.get("parts")
+    if not parts:
+        return {"algo-1": sorted(read_states(Path(model_dir) / metadata.get("model_file", MODEL_FILE))["series"].astype(str))}
+    hosts: dict[str, list[str]] = {}
+    for part in parts:
+        with np.load(Path(model_dir) / part["file"], allow_pickle=False) as data:
+            hosts[part["host"]] = sorted(data["series"].astype(str))
+    return hosts
+
+
 def self_test(model: ForecastModel, metadata: dict[str, Any]) -> None:
     """Forecast the artifact's sample series; raises if the model cannot serve."""
     frame = model.forecast(metadata.get("sample_series") or model.ids[:1])

@@ -2,7 +2,10 @@
 
     cleaned/    cleaned-<host>.parquet (series, timestamp, value on each series' grid), schema-<host>.json
                 (task, columns, frequency), report-<host>.json (every decision per series)
-    train/ validation/ test/    <split>.parquet: long rows, the time split of each series
+    train/      train-<k>.parquet (k < feature's train_files): long rows, each series in exactly one file,
+                file k holding the series whose stable hash (sharding.host_for) is k, so that the train
+                channel can be ShardedByS3Key (each training host gets whole files)
+    validation/ test/    <split>.parquet: long rows, the time split of each series
     schema/     schema.json: task, columns, frequency, horizon, what the split kept
 
 The task ("forecast") is named where the data enters (clean) and travels in schema.json, so that
@@ -19,6 +22,7 @@ import pandas as pd
 from common import storage
 from common.errors import DataError
 
+from . import sharding
 from .artifact import TASK
 
 SCHEMA_FILE = "schema.json"
@@ -63,6 +67,22 @@ def task_of(directory: Path) -> str:
 
 def write_split(directory: Path, name: str, rows: pd.DataFrame) -> None:
     storage.write_table(rows, Path(directory) / f"{name}.parquet")
+
+
+def write_split_files(directory: Path, name: str, rows: pd.DataFrame, files: int) -> list[str]:
+    """A split as up to `files` files `<name>-<k>.parquet`, every series in exactly one (the stable hash
+    of its id, modulo `files`); files no series falls in are not written. Returns the names written."""
+    if files < 1:
+        raise DataError(f"{name}: files must be at least 1, got {files}")
+    ids = pd.unique(rows["series"])
+    bucket = dict(zip(ids, sharding.hosts_for(ids, files)))
+    keys = rows["series"].map(bucket)
+    written = []
+    for k in sorted(pd.unique(keys)):
+        file = f"{name}-{int(k):03d}.parquet"
+        storage.write_table(rows[keys == k].reset_index(drop=True), Path(directory) / file)
+        written.append(file)
+    return written
 
 
 def read_split(directory: Path) -> pd.DataFrame:

@@ -148,3 +148,17 @@ def evaluate(model: ForecastModel, test: pd.DataFrame, seed: int = 0) -> tuple[d
         },
     }
     return report, merged, per_series
+
+
+def with_hosts(forecasts: pd.DataFrame, series_by_host: dict[str, list[str]]) -> pd.DataFrame:
+    """The evaluated forecasts with a `host` column: the training host that fitted each series (the
+    artifact's index); every forecast series must belong to exactly one host."""
+    owner: dict[str, str] = {}
+    for host, ids in series_by_host.items():
+        for sid in ids:
+            if owner.setdefault(sid, host) != host:
+                raise DataError(f"series '{sid}' is in the parts of both {owner[sid]} and {host}")
+    hosts = forecasts["series"].astype(str).map(owner)
+    if hosts.isna().any():
+        raise DataError(f"series '{forecasts['series'][hosts.isna()].iloc[0]}' is in no host's part of the model")
+    return forecasts.assign(host=hosts)
