@@ -16,8 +16,9 @@ The target's kind (target.py) decides classifier or regressor and the validation
 
 from __future__ import annotations
 
+import math
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -66,7 +67,14 @@ def choose_estimator(params: TrainParams, train_rows: int, columns: int = 0) -> 
 def new_state(params: TrainParams, train_rows: int = 0, columns: int = 0, kind: str = BINARY,
               classes: int = 2) -> TrainingState:
     family = families.family(choose_estimator(params, train_rows, columns))
+    params = replace(params, min_samples_leaf=leaf_rows(params, train_rows))
     return TrainingState(model=family.new(params, KINDS[kind].estimator_type), kind=kind, classes=classes)
+
+
+def leaf_rows(params: TrainParams, train_rows: int) -> int:
+    """Rows per leaf at least: min_samples_leaf, or min_leaf_share of the training rows when that is more
+    (a share scales with the data: small files keep min_samples_leaf, larger ones get steadier leaves)."""
+    return max(params.min_samples_leaf, math.ceil(params.min_leaf_share * train_rows))
 
 
 def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams) -> None:

@@ -63,7 +63,7 @@ def test_hgb_grows_in_stages_to_the_cap(lending_split):
     assert sizes == [10, 20, 25] and state.model.n_iter_ == 25
 
 
-OVERFIT = TrainParams(n_estimators=400, stage_size=5, learning_rate=0.5, max_depth=6, min_samples_leaf=1,
+OVERFIT = TrainParams(n_estimators=400, stage_size=5, learning_rate=0.5, max_depth=6, min_samples_leaf=1, min_leaf_share=0.0,
                       early_stopping_stages=3, seed=7, estimator="hgb")
 
 

@@ -10,7 +10,7 @@ from sklearn.metrics import log_loss
 from tasks.classifier import features, modeling
 from tasks.classifier.training import TrainParams
 
-OVERFIT = TrainParams(n_estimators=400, stage_size=5, learning_rate=0.5, max_depth=6, min_samples_leaf=1,
+OVERFIT = TrainParams(n_estimators=400, stage_size=5, learning_rate=0.5, max_depth=6, min_samples_leaf=1, min_leaf_share=0.0,
                       early_stopping_stages=3, subsample=0.8, seed=7)
 
 
