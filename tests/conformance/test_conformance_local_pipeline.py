@@ -3,7 +3,9 @@
 What runs is pipelines.sagemaker.build() of the spec's local-mode variant (local_mode_variant):
 ShardedByS3Key inputs become FullyReplicated (local mode refuses sharding; the hosts split the files
 themselves) and register/deploy are left out: on the `sagemaker` backend they call the SageMaker API
-from the container, which has no AWS and no route to a control plane here. They are covered by the
+from the container, which has no AWS and no route to a control plane here. The transform step is
+left out too: local mode ignores its DataProcessing (tests/conformance/test_conformance_sdk_transform.py
+runs the SDK's Transformer on its own). They are covered by the
 project's own runner (tests/containers) instead. S3 between the steps is moto's on 127.0.0.1.
 """
 
@@ -38,6 +40,8 @@ def test_passing_branch_gives_the_runners_evaluation(run_local_pipeline, runner_
         "step 'train': spot and checkpoints -> on-demand, no checkpoints",
         "step 'register' left out (it calls the SageMaker API)",
         "step 'deploy' left out (it calls the SageMaker API)",
+        "step 'transform' left out (local mode ignores DataProcessing: the server would get the columns its "
+        "InputFilter leaves out)",
     ]
     assert {name for name, step in result["steps"].items() if step["status"] == "Succeeded"} >= {
         "clean", "feature", "train", "evaluation", "evaluation-gate"}
