@@ -173,6 +173,15 @@ def _importances(importances: Mapping[str, float] | pd.Series | None) -> str:
                          [("importance", series.tolist())], x_label="importance")
 
 
+def _closing_sections(importances, drift, roles, champion_roles) -> list[str]:
+    """What every kind's page ends with: importances, drift, and the column roles (the champion's beside them)."""
+    sections = []
+    importance_plot = _importances(importances)
+    if importance_plot:
+        sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
+    return [*sections, drift_report.table_section(drift), roles_report.section(roles, champion_roles)]
+
+
 def render(y_true, proba, threshold: float, labels: Sequence[str], metrics: Mapping[str, Any],
            importances: Mapping[str, float] | pd.Series | None = None, champion: Mapping[str, Any] | None = None,
            drift: pd.DataFrame | Sequence[Mapping] | None = None, roles: Mapping[str, str] | None = None,
@@ -198,11 +207,7 @@ def render(y_true, proba, threshold: float, labels: Sequence[str], metrics: Mapp
         sections += ['<div class="grid">', svg.bar_chart("comparison", "Challenger and champion",
                      names, [("challenger", [challenger[n] for n in names]),
                              (models[1]["name"], [champ[n] for n in names])]), "</div>"]
-    importance_plot = _importances(importances)
-    if importance_plot:
-        sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
-    sections.append(drift_report.table_section(drift))
-    sections.append(roles_report.section(roles, champion_roles))  # column roles; the champion's beside them
+    sections += _closing_sections(importances, drift, roles, champion_roles)
     return svg.page("Evaluation report: classifier", sections, subtitle)
 
 
@@ -284,11 +289,7 @@ def render_multiclass(y, proba, labels: Sequence[str], metrics: Mapping[str, Any
                 "over five random 80% samples of the test rows.</p>",
                 _figures_table(MULTICLASS_ORDER, columns),
                 "<h2>Per class</h2>", svg.table(["class", "precision", "recall", "f1", "support"], class_rows)]
-    importance_plot = _importances(importances)
-    if importance_plot:
-        sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
-    sections.append(drift_report.table_section(drift))
-    sections.append(roles_report.section(roles, champion_roles))
+    sections += _closing_sections(importances, drift, roles, champion_roles)
     return svg.page("Evaluation report: multi-class classifier", sections, subtitle)
 
 
@@ -325,9 +326,5 @@ def render_regression(y, predicted, train_mean: float, metrics: Mapping[str, Any
                 f'<p class="note">Gate: skill against the training mean, 1 - RMSE / RMSE of predicting the training '
                 f"mean = {gate.get('value')}. Standard deviations: Model Monitor's, over five random 80% samples.</p>",
                 _figures_table(REGRESSION_ORDER, columns)]
-    importance_plot = _importances(importances)
-    if importance_plot:
-        sections += ["<h2>Features</h2>", '<div class="grid">', importance_plot, "</div>"]
-    sections.append(drift_report.table_section(drift))
-    sections.append(roles_report.section(roles, champion_roles))
+    sections += _closing_sections(importances, drift, roles, champion_roles)
     return svg.page("Evaluation report: regression", sections, subtitle)

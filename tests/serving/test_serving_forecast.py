@@ -10,20 +10,14 @@ import json
 import pytest
 
 from serve_process import Server, serving_tree
-from tasks.forecast import artifact, cleaning, model, split, synthetic
+from forecast_models import H, train_forecaster
 
-H = 24
 
 
 @pytest.fixture(scope="module")
 def forecaster(tmp_path_factory):
-    raw = synthetic.generate(6, days=21, seed=3)
-    long, _ = cleaning.clean(raw, freq="h", min_length=cleaning.min_length_for(H, 24))
-    train, validation, _ = split.split(long, H)
-    fitted = model.fit(train, validation, H, 24, freq="h")
     directory = tmp_path_factory.mktemp("forecast-model")
-    artifact.save(directory, fitted, {"series": "series", "time": "timestamp", "value": "value"})
-    return fitted, directory
+    return train_forecaster(directory, seed=3), directory
 
 
 @pytest.fixture(scope="module")
