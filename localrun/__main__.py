@@ -77,7 +77,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--positive-label", help="positive target value of a binary target (default for lending_club: "
                         "bad); none for a multi-class target")
     parser.add_argument("--id-columns", default=None, help="comma-separated id columns to drop (lending_club: rownames)")
-    roles = parser.add_argument_group("column roles (clean's report shows the inferred ones, with the evidence)")
+    roles = parser.add_argument_group("column roles (the roles step infers them once; clean's report shows them, with the evidence)")
     for flag, what in (("--numeric-columns", "numbers"), ("--categorical-columns", "categories"),
                        ("--text-columns", "free text (TF-IDF)"), ("--datetime-columns", "dates"),
                        ("--feature-columns", "features even if they look like identifiers or constants")):
@@ -155,8 +155,8 @@ def _step_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             clean["roles"] = json.dumps(json.loads(args.roles.read_text(encoding="utf-8")), sort_keys=True)
         except (OSError, ValueError) as error:
             parser.error(f"--roles {args.roles}: {error}")
-    for name, value in clean.items():
-        arguments.setdefault("clean", {}).setdefault(name, value)  # --set clean.KEY=VALUE wins
+    for name, value in clean.items():  # the roles step infers the roles once, for every clean instance
+        arguments.setdefault("roles", {}).setdefault(name, value)  # --set roles.KEY=VALUE wins
     return arguments
 
 

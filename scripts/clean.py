@@ -2,7 +2,9 @@
 """Processing step: raw CSV/Parquet files -> cleaned rows, their schema and a report.
 
 Input `raw` (every CSV/Parquet file below it; with several instances each cleans its own share of
-the files, whether SageMaker sharded them (ShardedByS3Key) or gave every instance all of them).
+the files, whether SageMaker sharded them (ShardedByS3Key) or gave every instance all of them) and,
+for tabular data, `roles`: the roles step's roles.json, inferred once from the whole input, which
+every instance applies (a host whose data contradicts a role fails naming the column).
 Output `cleaned`: one set of files per instance. The task is named here (`--task`, the pipeline's
 own) and written into the schema, where every later step reads it:
 - classifier (binary or multi-class, by the target's classes) and regression: rows with a target
@@ -11,37 +13,58 @@ own) and written into the schema, where every later step reads it:
 """
 
 from common.storage import read_tables
-from contract import processing_job, run_processing
+from contract import ConfigError, processing_job, run_processing
 from pipeline.spec import BY_TASK, CLASSIFIER, FORECAST, TASKS
-from tasks.classifier import channels, cleaning, roles, schema
+from tasks.classifier import channels, cleaning, pinning, roles, schema
 from tasks.forecast import channels as forecast_channels, cleaning as forecast_cleaning
 
 STEP = CLASSIFIER.step("clean")
 FORECAST_STEP = FORECAST.step("clean")
 
 
+ROLE_PARAMS = ("id_columns", "numeric_columns", "categorical_columns", "text_columns", "datetime_columns",
+               "feature_columns", "roles")
+
+
 def tabular(job, files, task: str) -> None:
-    """classifier and regression: the same cleaning; the task and the target decide the kind (schema.kind)."""
+    """classifier and regression: the same cleaning; the task and the target decide the kind (schema.kind).
+    With the roles step's output (the pipeline's way) every instance applies those roles; alone, clean
+    infers them from its own rows."""
     params = job.params(STEP.params)
     rows = read_tables(files, params["bad_rows"])
-    declared = roles.declared_roles(
-        id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
-        text=params["text_columns"], datetime=params["datetime_columns"],
-        roles_file=roles.read_roles_file(params["roles"], "argument '--roles'"),
-    )
-    cleaned, report = cleaning.clean(
-        rows, params["target"], numeric={c for c, r in declared.items() if r == roles.NUMERIC},
-        categorical={c for c, r in declared.items() if r in roles.STRING_ROLES},
-    )
-    found = roles.infer(cleaned, params["target"], declared, params["feature_columns"], params["leakage"])
-    report["roles"] = found.report()
-    inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"], roles=found.roles,
-                            task=task)
+    if job.has_input("roles"):
+        given = [name for name in ROLE_PARAMS if params[name]]
+        if given:
+            raise ConfigError(f"clean was given the roles step's output and role arguments {given}: give those to "
+                              "the roles step, which infers the roles once for every clean instance")
+        pinned = channels.read_pinned_roles(job.input("roles"))
+        if pinned["schema"]["target"] != params["target"]:
+            raise ConfigError(f"argument '--target' is '{params['target']}' but the roles step's target is "
+                              f"'{pinned['schema']['target']}'")
+        cleaned, report, inferred = pinning.apply(rows, pinned)
+        found = roles.Roles(dict(inferred.roles), report["roles"]["evidence"], report["roles"]["warnings"],
+                            report["roles"]["leakage_suspects"])
+        source = f"the roles step's, inferred once on {pinned['sample']['rows_sampled']} rows"
+    else:
+        declared = roles.declared_roles(
+            id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
+            text=params["text_columns"], datetime=params["datetime_columns"],
+            roles_file=roles.read_roles_file(params["roles"], "argument '--roles'"),
+        )
+        cleaned, report = cleaning.clean(
+            rows, params["target"], numeric={c for c, r in declared.items() if r == roles.NUMERIC},
+            categorical={c for c, r in declared.items() if r in roles.STRING_ROLES},
+        )
+        found = roles.infer(cleaned, params["target"], declared, params["feature_columns"], params["leakage"])
+        report["roles"] = found.report()
+        inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"],
+                                roles=found.roles, task=task)
+        source = "inferred from this instance's rows"
     (out,) = STEP.outputs
     channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}; "
           f"target '{inferred.target}': {inferred.kind}" + (f" {list(inferred.labels)}" if inferred.labels else ""))
-    print("clean: column roles\n" + found.table())
+    print(f"clean: column roles ({source})\n" + found.table())
     for warning in found.warnings:
         print(f"clean: WARNING {warning}")
 
@@ -68,10 +91,8 @@ def main() -> None:
     job = processing_job()
     task = job.arguments.get("task", "classifier")
     if task not in TASKS:
-        from contract import ConfigError
-
         raise ConfigError(f"argument '--task': '{task}' is not one of {list(TASKS)}")
-    (raw,) = BY_TASK[task].step("clean").inputs
+    raw = BY_TASK[task].step("clean").input("raw")
     files = job.input_files(raw.name)
     if not files:  # more instances than files: this one has no share
         print(f"clean: no input files for {job.hosts.current} ({job.hosts.count} instances share them)")

@@ -123,7 +123,7 @@ def test_another_schema_runs_by_changing_only_target_and_label(cached_runs):
 def test_a_failing_step_stops_the_pipeline_and_says_why(tmp_path):
     result = run_pipeline(tmp_path, "--data", str(PENGUINS), "--target", "gender", "--positive-label", "f")
     assert result.returncode == 1
-    assert "PIPELINE FAILED: step 'clean' on algo-1 failed with exit code 2: target column 'gender' not found" in result.stderr
+    assert "PIPELINE FAILED: step 'roles' on algo-1 failed with exit code 2: penguins.csv: target column 'gender' not found" in result.stderr
     assert not (tmp_path / "latest" / "summary.json").exists()
 
 
@@ -138,7 +138,7 @@ def test_an_unchanged_rerun_takes_every_step_from_the_cache(cached_runs):
     (first, first_dir), (second, second_dir) = runs[:2]
     assert set(step_statuses(first_dir).values()) == {"succeeded"}
     # every cacheable step; register, deploy and transform have side effects (or score gated models) and always run
-    assert step_statuses(second_dir) == {**dict.fromkeys(("clean", "feature", "train", "evaluation", "drift"), "cached"),
+    assert step_statuses(second_dir) == {**dict.fromkeys(("roles", "clean", "feature", "train", "evaluation", "drift"), "cached"),
                                          "register": "succeeded", "deploy": "succeeded", "transform": "succeeded"}
     assert second["model_sha256"] == first["model_sha256"] and second["test_auc"] == first["test_auc"]
     # nothing new: the same artifact is reported as registered, and the endpoint is left as it is
@@ -153,7 +153,7 @@ def test_a_changed_hyperparameter_reruns_training_and_what_follows_only(cached_r
     _, runs = cached_runs
     third, third_dir = runs[2]
     # drift reads feature's outputs only: still cached
-    assert step_statuses(third_dir) == {"clean": "cached", "feature": "cached", "drift": "cached", "train": "succeeded", "evaluation": "succeeded",
+    assert step_statuses(third_dir) == {"roles": "cached", "clean": "cached", "feature": "cached", "drift": "cached", "train": "succeeded", "evaluation": "succeeded",
                                         "register": "succeeded", "deploy": "succeeded", "transform": "succeeded"}
     assert third["model_sha256"] != runs[0][0]["model_sha256"]
 

@@ -237,6 +237,12 @@ class ProcessingJob:
             )
         return layout.processing_dir() / kind / name
 
+    def has_input(self, name: str) -> bool:
+        """Whether the job was given this input: an optional one (clean's `roles`) may be left out."""
+        if name in self.inputs:
+            return True
+        return not self.configured and (layout.processing_dir() / "input" / name).is_dir()
+
     def input(self, name: str) -> Path:
         path = self._resolve("input", name, self.inputs)
         if not path.is_dir():

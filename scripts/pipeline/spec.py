@@ -284,7 +284,7 @@ def transform_steps(pipeline: "Pipeline") -> list[TransformStep]:
 BATCH_TEST_FILE = "test.csv"
 BATCH_JOIN = {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-2,-1]"}
 
-# ---- the classifier pipeline: clean -> feature -> train -> evaluation -> gate -> register -> deploy
+# ---- the classifier pipeline: roles -> clean -> feature -> train -> evaluation -> gate -> register -> deploy
 
 EVALUATION_FILE = "evaluation.json"
 EVALUATION_REPORT = "evaluation_report.html"  # for people: curves, confusion matrix, intervals, features
@@ -315,6 +315,12 @@ CLEAN_PARAMS = {
     "leakage": Param(str, "report", "a column that alone predicts the target almost perfectly: report, or refuse",
                      choices=("report", "refuse")),
     "bad_rows": Param(str, "refuse", "CSV rows with a wrong field count: refuse, or drop and count", choices=("refuse", "drop")),
+}
+# the roles step: clean's column-role parameters, applied once to a sample of the whole input
+ROLES_PARAMS = {
+    **CLEAN_PARAMS,
+    "sample_rows": Param(int, 200_000, "rows the roles are inferred on: a uniform seeded sample of the whole input "
+                         "(every row when it has fewer); the target's classes come from every row", minimum=1000),
 }
 FEATURE_PARAMS = {
     "validation_fraction": Param(float, 0.15, "share of rows for validation", minimum=0.01, maximum=0.5),
@@ -400,12 +406,22 @@ CLASSIFIER = Pipeline(
                   "(locally: a folder under the work directory)", cloud_default="s3://{bucket}/{pipeline}/data-capture"),
     ),
     steps=(
+        # the column roles, inferred once on the whole input (a stated sample of it): every clean
+        # instance (CleanInstanceCount) applies the same ones, so the shards agree by construction
+        ProcessingStep(
+            "roles", "roles.py", PROCESS_IMAGE,
+            inputs=(Input("raw", FromParameter("InputData")),),
+            outputs=(Output("roles", ("roles.json",)),),
+            params=ROLES_PARAMS,
+            bind={"target": "Target", "positive_label": "PositiveLabel", "id_columns": "IdColumns"},
+            fixed={"task": "classifier"},
+        ),
         ProcessingStep(
             "clean", "clean.py", PROCESS_IMAGE,
-            inputs=(Input("raw", FromParameter("InputData"), SHARDED_BY_S3_KEY),),
+            inputs=(Input("raw", FromParameter("InputData"), SHARDED_BY_S3_KEY), Input("roles", FromStep("roles", "roles"))),
             outputs=(Output("cleaned", ("cleaned-<host>.parquet", "schema-<host>.json", "report-<host>.json")),),
             params=CLEAN_PARAMS,
-            bind={"target": "Target", "positive_label": "PositiveLabel", "id_columns": "IdColumns"},
+            bind={"target": "Target"},
             fixed={"task": "classifier"},
         ),
         ProcessingStep(
@@ -604,7 +620,7 @@ def _regression() -> Pipeline:
     parameters = tuple(replace(p, **changed.get(p.name, {})) for p in CLASSIFIER.parameters if p.name not in dropped)
     steps = []
     for step in CLASSIFIER.steps:
-        if step.name == "clean":
+        if step.name in ("roles", "clean"):
             step = replace(step, fixed={"task": "regression"},
                            bind={k: v for k, v in step.bind.items() if v not in dropped})
         elif step.name == "train":

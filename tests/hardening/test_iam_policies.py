@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IAM = ROOT / "iam"
 SCRIPTS = ROOT / "scripts"
-STEPS = ["clean", "feature", "train", "evaluation", "drift", "register", "deploy", "serve", "pipeline"]
+STEPS = ["roles", "clean", "feature", "train", "evaluation", "drift", "register", "deploy", "serve", "pipeline"]
 STAR_ALLOWED = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}  # AWS offers no narrower resource
 API_ROLES = {"pipeline", "register", "deploy"}  # the only roles that call the SageMaker API
 # Actions a role needs although its code never calls them, with the reason AWS gives.

@@ -41,20 +41,23 @@ def test_the_gate_reads_a_declared_output_and_parameter():
 
 
 def test_inputs_must_name_an_earlier_steps_declared_output():
-    clean, feature = CLASSIFIER.steps[:2]
+    roles, clean, feature = CLASSIFIER.steps[:3]
+    assert [s.name for s in CLASSIFIER.steps[:3]] == ["roles", "clean", "feature"]
     with pytest.raises(ValueError, match="input 'cleaned' reads 'clean', not declared before it"):
-        Pipeline("p", "classifier", CLASSIFIER.parameters, (feature, clean))
+        Pipeline("p", "classifier", CLASSIFIER.parameters, (roles, feature, clean))
+    with pytest.raises(ValueError, match="input 'roles' reads 'roles', not declared before it"):
+        Pipeline("p", "classifier", CLASSIFIER.parameters, (clean, roles, feature))
     typo = replace(feature, inputs=(Input("cleaned", FromStep("clean", "claened")),))
     with pytest.raises(KeyError, match="step 'clean' output 'claened' is not declared"):
-        Pipeline("p", "classifier", CLASSIFIER.parameters, (clean, typo))
+        Pipeline("p", "classifier", CLASSIFIER.parameters, (roles, clean, typo))
 
 
 def test_bindings_and_distributions_are_checked():
-    clean = CLASSIFIER.step("clean")
+    roles, clean = CLASSIFIER.step("roles"), CLASSIFIER.step("clean")
     with pytest.raises(ValueError, match="binds 'target' to 'Label'"):
-        Pipeline("p", "classifier", CLASSIFIER.parameters, (replace(clean, bind={"target": "Label"}),))
+        Pipeline("p", "classifier", CLASSIFIER.parameters, (roles, replace(clean, bind={"target": "Label"})))
     with pytest.raises(ValueError, match="distribution 'Sharded'"):
-        Pipeline("p", "classifier", CLASSIFIER.parameters, (clean.with_distribution("Sharded"),))
+        Pipeline("p", "classifier", CLASSIFIER.parameters, (roles, clean.with_distribution("Sharded")))
 
 
 def test_a_new_step_needs_only_its_declaration():

@@ -71,3 +71,37 @@ def test_shards_whose_data_contradict_the_roles_fail_naming_the_column(tmp_path,
         pinned.run(job("clean", {"raw": raw}, {**ARGS, "datetime_columns": "created"}, instance_count=2,
                        distribution=SHARDED_BY_S3_KEY))
     assert failure.value.host == "algo-2" and "column 'created' is declared datetime" in failure.value.reason
+
+
+def test_the_roles_step_pins_the_roles_that_every_clean_instance_applies(tmp_path, engine):
+    frame = generate(rows=1600, seed=6)
+    # 60 codes in one file, 150 in the other: inferred per shard, categorical on one host and high
+    # cardinality on the other (feature refused that); inferred once, high cardinality on both
+    frame["code"] = [f"c{k % 60}" for k in range(800)] + [f"c{k % 150}" for k in range(800)]
+    raw = _raw(tmp_path, {"part-0.csv": frame.iloc[:800], "part-1.csv": frame.iloc[800:]})
+    session = LocalSession(tmp_path / "run", engine)
+    pinned = session.run(job("roles", {"raw": raw}, {**ARGS, "datetime_columns": "created"}))
+    roles_file = json.loads((pinned.outputs["roles"] / "roles.json").read_text())
+    assert roles_file["sample"]["rows_read"] == 1600 and roles_file["roles"]["roles"]["code"] == "high_cardinality"
+    clean = session.run(job("clean", {"raw": raw, "roles": pinned.outputs["roles"]}, {"target": "returned"},
+                            instance_count=2))
+    cleaned = clean.outputs["cleaned"]
+    schemas = [json.loads((cleaned / f"schema-{host}.json").read_text()) for host in ("algo-1", "algo-2")]
+    assert schemas[0]["roles"] == schemas[1]["roles"] == roles_file["schema"]["roles"]
+    assert {s["class_counts"]["yes"] for s in schemas} != {0}  # each host cleaned its own file
+    report = json.loads((cleaned / "report-algo-2.json").read_text())
+    assert report["roles"]["source"] == "the roles step" and report["roles"]["evidence"]["created"]["source"] == "declared"
+    session.run(job("feature", {"cleaned": cleaned}))
+
+    with pytest.raises(StepFailed) as failure:  # role arguments go to the roles step, not to clean
+        LocalSession(tmp_path / "args", engine).run(job("clean", {"raw": raw, "roles": pinned.outputs["roles"]},
+                                                        {"target": "returned", "text_columns": "review"}))
+    assert failure.value.code == 2 and "give those to the roles step" in failure.value.reason
+
+    words = frame.iloc[800:].assign(created=["soon", "later", "someday", "never"] * 200)
+    (tmp_path / "contradicting").mkdir()
+    contradicting = _raw(tmp_path / "contradicting", {"part-0.csv": frame.iloc[:800], "part-1.csv": words})
+    with pytest.raises(StepFailed) as failure:  # algo-2's dates are words: it fails, naming the column
+        LocalSession(tmp_path / "run2", engine).run(job("clean", {"raw": contradicting, "roles": pinned.outputs["roles"]},
+                                                        {"target": "returned"}, instance_count=2))
+    assert failure.value.host == "algo-2" and "column 'created' is declared datetime" in failure.value.reason

@@ -1,5 +1,6 @@
 """The classifier's channels, each written and read here and nowhere else.
 
+    roles/          roles.json: the roles step's column roles and schema, which every clean instance applies
     cleaned/        cleaned-<host>.parquet, schema-<host>.json, report-<host>.json (one set per clean
                     instance: every instance of a processing job uploads to the same S3 prefix)
     train/ validation/ test/    <split>.parquet: raw rows, as serving will see them
@@ -23,6 +24,19 @@ from .schema import Schema
 
 SCHEMA_FILE = "schema.json"
 PREPROCESSOR_FILE = "preprocessor.joblib"
+ROLES_FILE = "roles.json"
+
+
+# ---- roles (the roles step's, one file every clean instance applies) ----------------------------------
+def write_pinned_roles(directory: Path, pinned: dict[str, Any]) -> None:
+    storage.write_json(Path(directory) / ROLES_FILE, pinned)
+
+
+def read_pinned_roles(directory: Path) -> dict[str, Any]:
+    data = storage.read_json(Path(directory) / ROLES_FILE)
+    if not isinstance(data, dict) or "schema" not in data or "roles" not in data:
+        raise ConfigError(f"{Path(directory) / ROLES_FILE} is missing or not the roles step's output")
+    return data
 
 
 # ---- cleaned ---------------------------------------------------------------------------------------

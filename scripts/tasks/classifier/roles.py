@@ -219,20 +219,23 @@ def _evidence(values: pd.Series, keep: bool) -> tuple[str, dict[str, Any]]:
     return CATEGORICAL, {**ev, "why": f"{distinct} distinct values"}
 
 
-def _check_declared(column: str, role: str, values: pd.Series) -> None:
-    """A declared role this host's data contradicts fails here, naming the column."""
+def check_role(column: str, role: str, values: pd.Series, source: str = "declared") -> None:
+    """A role this host's data contradicts fails here, naming the column. `source` says who set the
+    role: "declared" (a parameter or the roles file) or "inferred by the roles step" (tasks.classifier.pinning)."""
     present = values.dropna()
     if role == DATETIME and len(present) and not pd.api.types.is_datetime64_any_dtype(values):
         parsed = parse_dates(present.astype(str))
         share = float(parsed.notna().mean())
         if share < DATETIME_PARSE_SHARE:
             bad = present[parsed.isna().to_numpy()].astype(str).unique()[:5].tolist()
-            raise DataError(f"column '{column}' is declared datetime but {1 - share:.1%} of its values do not read "
+            raise DataError(f"column '{column}' is {source} datetime but {1 - share:.1%} of its values do not read "
                             f"as dates (at most {1 - DATETIME_PARSE_SHARE:.0%} may), e.g. {bad}")
     if role in (TEXT, CATEGORICAL, HIGH_CARDINALITY) and pd.api.types.is_bool_dtype(values):
         return
     if role == NUMERIC and not _is_numeric(values):
-        raise DataError(f"column '{column}' is declared numeric but its values are not numbers (dtype {values.dtype})")
+        examples = pd.unique(present.astype(str))[:5].tolist()
+        raise DataError(f"column '{column}' is {source} numeric but its values are not numbers (dtype {values.dtype}), "
+                        f"e.g. {examples}")
 
 
 # ---- leakage -------------------------------------------------------------------------------------
@@ -344,7 +347,7 @@ def infer(
             continue
         if column in declared:
             role = declared[column]
-            _check_declared(column, role, df[column])
+            check_role(column, role, df[column])
             roles[column] = role
             evidence[column] = {"source": "declared", "why": "by a parameter or the roles file"}
             continue

@@ -107,6 +107,7 @@ def infer(
     categorical: Sequence[str] | None = None,
     roles: Mapping[str, str] | None = None,
     task: str = "classifier",
+    target_values: pd.Series | None = None,
 ) -> Schema:
     """Numeric dtype columns are numeric, the rest categorical, unless the caller says otherwise.
     The target's kind (binary, multiclass, regression) and labels come from target.infer.
@@ -114,13 +115,15 @@ def infer(
     With `roles` (tasks.classifier.roles.infer's, every non-target column's), identifiers join the
     id columns, constants are dropped, and every string role (categorical, high_cardinality, text,
     datetime) is served as text, so it is listed in `categorical`; `roles` says how each is encoded.
+    `target_values`: the target's kind and labels from these (the whole input's) rather than `df`'s (a sample).
     """
     if target not in df.columns:
         raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
     for name in [*id_columns, *(numeric or ()), *(categorical or ())]:
         if name not in df.columns:
             raise DataError(f"column '{name}' not found; columns are {list(df.columns)}")
-    kind, labels, positive_label, negative_label = target_rules.infer(df[target], target, task, positive_label or "")
+    kind, labels, positive_label, negative_label = target_rules.infer(
+        df[target] if target_values is None else target_values, target, task, positive_label or "")
     if roles:
         id_columns = tuple(dict.fromkeys([*id_columns, *(c for c, r in roles.items() if r == "identifier")]))
     excluded = {target, *id_columns, *(c for c, r in (roles or {}).items() if r == "constant")}
