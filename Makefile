@@ -17,6 +17,7 @@ q = '$(subst ','\'',$(1))'
 #          [TEXT=col DATES=col FEATURES=col CATEGORICAL=col NUMERIC=col ROLES=roles.json LEAKAGE=refuse]
 #          [PARAMS="GateFloor=0.8 GateMargin=0.01"] [ENGINE=docker] [FROM=train] [NO_CACHE=1]
 # make run DATA=three_classes.csv TARGET=column                   (multi-class: no POSITIVE)
+# make run DATA=folder/ TARGET=column HOSTS=2                     (clean on 2 instances, one set of roles)
 # make run TASK=regression [DATA=path.csv TARGET=numeric_column]   (default: data/diabetes.csv)
 # make run TASK=forecast [DATA=long.csv SERIES=column TIME=column VALUE=column] [HORIZON=n] [HOSTS=n]
 #   (HOSTS=n is PARAMS="TrainInstanceCount=n", the definition's parameter)

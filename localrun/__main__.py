@@ -70,7 +70,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--horizon", type=int, help="forecast: points to forecast (default 24)")
     parser.add_argument("--hosts", type=int, default=None, help="forecast: instances of the train step (each fits "
                         "its share of the series), and of clean when the input has a file for each: the same as "
-                        "--param TrainInstanceCount=N (and CleanInstanceCount=N)")
+                        "--param TrainInstanceCount=N (and CleanInstanceCount=N); classifier and regression: instances of clean, "
+                        "each cleaning its files of a --data folder in the roles step's roles (--clean-instances N)")
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
                         help="forecast: N seeded synthetic hourly servers (60 days) instead of --data")
     parser.add_argument("--target", help="target column (default for lending_club: Class)")
@@ -103,6 +104,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, RunConfig]:
     if args.task == "forecast":
         return args, _forecast_config(args, parser)
     pipeline = spec.BY_TASK[args.task]  # classifier or regression: the tabular steps
+    if args.hosts is not None:  # tabular: clean is the sharded step (each instance its files, the same roles)
+        if args.hosts < 1:
+            parser.error("--hosts must be at least 1")
+        args.clean_instances = args.clean_instances or args.hosts
     default_data = (REPO / pipeline.parameter("InputData").default).resolve()
     data = (args.data or default_data).resolve()
     if not data.exists():

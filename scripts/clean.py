@@ -42,9 +42,7 @@ def tabular(job, files, task: str) -> None:
             raise ConfigError(f"argument '--target' is '{params['target']}' but the roles step's target is "
                               f"'{pinned['schema']['target']}'")
         cleaned, report, inferred = pinning.apply(rows, pinned)
-        found = roles.Roles(dict(inferred.roles), report["roles"]["evidence"], report["roles"]["warnings"],
-                            report["roles"]["leakage_suspects"])
-        source = f"the roles step's, inferred once on {pinned['sample']['rows_sampled']} rows"
+        found = None  # the roles step logged them, with their warnings
     else:
         declared = roles.declared_roles(
             id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
@@ -59,12 +57,16 @@ def tabular(job, files, task: str) -> None:
         report["roles"] = found.report()
         inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"],
                                 roles=found.roles, task=task)
-        source = "inferred from this instance's rows"
     (out,) = STEP.outputs
     channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}; "
           f"target '{inferred.target}': {inferred.kind}" + (f" {list(inferred.labels)}" if inferred.labels else ""))
-    print(f"clean: column roles ({source})\n" + found.table())
+    if found is None:
+        sample = report["roles"]["sample"]
+        print(f"clean: the roles step's column roles applied (inferred once on {sample['rows_sampled']} of "
+              f"{sample['rows_read']} rows)")
+        return
+    print("clean: column roles (inferred from this instance's rows)\n" + found.table())
     for warning in found.warnings:
         print(f"clean: WARNING {warning}")
 
