@@ -44,7 +44,7 @@ def test_passing_branch_gives_the_runners_evaluation(run_local_pipeline, runner_
         "InputFilter leaves out)",
     ]
     assert {name for name, step in result["steps"].items() if step["status"] == "Succeeded"} >= {
-        "clean", "feature", "train", "evaluation", "evaluation-gate"}
+        "roles", "clean", "feature", "train", "evaluation", "evaluation-gate"}
     assert "evaluation-gate-failed" not in result["steps"]
     theirs = json.loads((runner_run / "s3" / "evaluation" / "evaluation" / "evaluation.json").read_text())
     assert comparable(result["evaluation"]) == comparable(theirs)
