@@ -97,14 +97,14 @@ class Roles:
 
 
 def read_roles_file(text: str, source: str = "roles") -> dict[str, str]:
-    """A roles file: {"column": "role", ...} or {"roles": {...}} (the clean report's own section)."""
+    """A roles file: {"column": "role", ...}, clean's report's `roles` section, or the roles step's roles.json."""
     if not text or not text.strip():
         return {}
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if isinstance(data, dict) and isinstance(data.get("roles"), dict):
+    while isinstance(data, dict) and isinstance(data.get("roles"), dict):  # clean's report, the roles step's roles.json
         data = data["roles"]
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise ConfigError(f'{source}: expected an object of column names and roles, e.g. {{"review": "text"}}')

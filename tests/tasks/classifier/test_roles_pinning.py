@@ -118,3 +118,12 @@ def test_the_pinned_schema_is_what_schema_infer_gives_on_the_whole_input():
     cleaned, _ = cleaning.clean(frame, TARGET)
     found = roles.infer(cleaned, TARGET)
     assert schema.Schema.from_dict(pinned["schema"]) == schema.infer(cleaned, TARGET, POSITIVE, roles=found.roles)
+
+
+def test_the_roles_steps_file_is_a_roles_file_a_user_can_keep():
+    import json
+
+    frame = generate(rows=600, seed=4)
+    _, pinned = _pin(_files(frame, 2))
+    kept = roles.read_roles_file(json.dumps(pinned), "roles.json")
+    assert kept == pinned["roles"]["roles"] and kept["review"] == "text"
