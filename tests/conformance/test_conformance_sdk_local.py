@@ -117,16 +117,15 @@ def test_without_the_barrier_local_mode_reports_success_with_an_empty_model(sdk,
 
 
 def test_two_instance_processing_with_a_host_without_data(sdk, process_image, runner_run, tmp_path):
-    """clean.py on two hosts and one input file (and the roles step's roles.json, which both get): the second
-    host has no share and would exit first.
-    Every host's output lands, the rows equal the runner's, and so do the file names: local mode's
+    """clean.py on two hosts, one input file and the roles step's roles.json (both hosts get it): the
+    second host has no share and would exit first. Every host's output lands, the rows equal the runner's, and so do the file names: local mode's
     hosts are algo-<n>-<random>, which the contract reads as the platform's algo-<n>."""
     config = json.loads((runner_run / "jobs" / "clean" / "algo-1" / "config" / "processingjobconfig.json").read_text())
     app = config["AppSpecification"]
     result, log = sdk({
         "kind": "process", "image": process_image, "entrypoint": app["ContainerEntrypoint"],
-        "arguments": app.get("ContainerArguments", []), "inputs": {"raw": str(runner_run / "s3" / "input" / "InputData"),
-                                                        "roles": str(runner_run / "s3" / "roles" / "roles")},
+        "arguments": app.get("ContainerArguments", []),
+        "inputs": {"raw": str(runner_run / "s3" / "input" / "InputData"), "roles": str(runner_run / "s3" / "roles" / "roles")},
         "outputs": ["cleaned"], "output_dir": str(tmp_path / "out"), "instance_count": 2,
     })
     assert "no input files for" in log  # one host had no share
