@@ -77,13 +77,17 @@ def leaf_rows(params: TrainParams, train_rows: int) -> int:
     return max(params.min_samples_leaf, math.ceil(params.min_leaf_share * train_rows))
 
 
-def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams) -> None:
-    """Grow one stage of trees and record validation figures; sets `finished` at the end."""
+def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams,
+              scoring: Callable[[Any], Any] | None = None) -> None:
+    """Grow one stage of trees and record validation figures; sets `finished` at the end.
+
+    `scoring`: model -> what scores X_val as the model does (validation_scoring); None: the model itself.
+    """
     family = families.of(state.model)
     kind = KINDS[state.kind]
     target = min(state.trees + params.stage_size, params.n_estimators)
     family.grow(state.model, target, X_train, y_train)
-    figures = kind.validation(y_val, kind.scores(state.model, X_val), state.classes)
+    figures = kind.validation(y_val, kind.scores(scoring(state.model) if scoring else state.model, X_val), state.classes)
     loss = figures[kind.loss_name]
     state.history.append({"trees": target, **figures})
     if loss < state.best_loss - 1e-6:
@@ -112,11 +116,20 @@ def train(
     `after_stage` is where the caller checkpoints, logs and honours a stop request.
     """
     state = state or new_state(params, len(y_train), np.shape(X_train)[1], kind, classes)
+    scoring = validation_scoring(state.model, X_val)
     while not state.finished:
-        run_stage(state, X_train, y_train, X_val, y_val, params)
+        run_stage(state, X_train, y_train, X_val, y_val, params, scoring)
         state = as_restored(state)
         after_stage(state)
     return state
+
+
+def validation_scoring(model, X_val) -> Callable[[Any], Any] | None:
+    """The family's incremental scoring of the validation rows when it has one (families: `incremental`):
+    the same scores, the new stage's trees added to the last stage's sums instead of predicting with
+    every tree again (at stage k the whole model is k stages of trees)."""
+    incremental = getattr(families.of(model), "incremental", None)
+    return incremental(X_val) if incremental else None
 
 
 def as_restored(state: TrainingState) -> TrainingState:
