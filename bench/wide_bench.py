@@ -110,9 +110,10 @@ def train_as_job(engine, run_dir: Path, outputs) -> dict:
             archive.extractall(unpacked, filter="data")
         model = artifact.load(Path(unpacked))
     test = channels.read_split(outputs["test"])
-    auc = roc_auc_score(model.schema.encode_target(test[model.schema.target]).to_numpy(), model.predict(test))
+    scores = model.predict(test)
+    auc = roc_auc_score(model.schema.encode_target(test[model.schema.target]).to_numpy(), scores)
     return {"wall": wall, "cpu": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, "auc": auc,
-            "sha256": model.metadata["model_sha256"], "trees": model.metadata["params"]["trees"]}
+            "scores": scores, "sha256": model.metadata["model_sha256"], "trees": model.metadata["params"]["trees"]}
 
 
 def scripts_at(ref: str, destination: Path) -> tuple[Path, str]:
@@ -166,8 +167,13 @@ def side_by_side(frame, cores: int, ref: str, repeat: int, clean_args: dict | No
         walls = " ".join(f"{r['wall']:.1f}" for r in results)
         print(f"| {side:<10} | {wall:7.2f} | {cpu:6.2f} | {walls:<24} | {results[0]['auc']:8.4f} | {results[0]['trees']:5d} "
               f"| {results[0]['sha256'][:12]} |")
-    same = {r["sha256"] for results in runs.values() for r in results}
-    print("the same model bytes on both sides" if len(same) == 1 else f"model bytes differ between runs: {sorted(same)}")
+    every = [r for results in runs.values() for r in results]
+    same_scores = all(np.array_equal(r["scores"], every[0]["scores"]) for r in every)
+    shas = {side: {r["sha256"] for r in results} for side, results in runs.items()}
+    print(f"test scores {'identical' if same_scores else 'DIFFERENT'} on both sides; model bytes: "
+          + ("one model_sha256 everywhere" if len(shas["baseline"] | shas["candidate"]) == 1 else
+             "equal within each side, other on the other side" if all(len(v) == 1 for v in shas.values()) else
+             f"differ between runs of a side {shas}"))
     return {"step_wall_ratio": medians["candidate"][0] / medians["baseline"][0],
             "step_cpu_ratio": medians["candidate"][1] / medians["baseline"][1],
             "candidate_step_seconds": medians["candidate"][0], "candidate_step_cpu_seconds": medians["candidate"][1],

@@ -17,11 +17,14 @@ The target's kind (target.py) decides classifier or regressor and the validation
 from __future__ import annotations
 
 import math
-import pickle
+import sys
+import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
+
+from common.storage import intern_strings
 
 from . import families
 from .params import TrainParams
@@ -119,8 +122,8 @@ def train(
     scoring = validation_scoring(state.model, X_val)
     while not state.finished:
         run_stage(state, X_train, y_train, X_val, y_val, params, scoring)
-        state = as_restored(state)
         after_stage(state)
+    canonical(state.model)
     return state
 
 
@@ -132,15 +135,85 @@ def validation_scoring(model, X_val) -> Callable[[Any], Any] | None:
     return incremental(X_val) if incremental else None
 
 
-def as_restored(state: TrainingState) -> TrainingState:
-    """The state as a checkpoint restores it (a pickle round trip), so that every run continues from equal objects.
+def canonical(model) -> None:
+    """Make the model's pickle depend on its values alone, in place: a resumed model then pickles to
+    the bytes of an uninterrupted one (registry and lineage key models by SHA-256).
 
-    Without it a resumed model predicts the same but pickles to other bytes: trees grown in one
-    process share objects (parameter strings, numpy dtypes) that pickle writes once, while trees
-    restored from a checkpoint carry their own copies. The C pickler, not joblib's Python one: on
-    300 trees of 300 features joblib's round trip cost about 0.3 s a stage, pickle's a tenth of it.
+    Pickle writes an object once and refers back to it after, so its bytes follow which equal values
+    are one object, and that follows the process's history: arrays a process built share numpy's one
+    float64 dtype (and strings, sklearn's interned names), arrays restored from a checkpoint share
+    that pickle's own copies. Here every string is interned, every array is viewed with one dtype
+    object per distinct dtype (numpy's own for plain ones), and a numpy Generator is rebuilt from its
+    seed sequence and state (its seed sequence holds an array pickle cannot reach through attributes).
+    Done once, when training ends; a pickle round trip of the whole state after every stage did it
+    before, at a cost that grew with the trees (as many round trips as stages).
     """
-    return pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    intern_strings(model)
+    dtypes: dict = {}
+    replaced: dict[int, Any] = {}
+    seen: set[int] = set()
+    stack = [model]
+
+    def canon(value):
+        if isinstance(value, np.ndarray):
+            if id(value) not in replaced:
+                dtype = _canonical_dtype(value.dtype, dtypes)
+                replaced[id(value)] = value if dtype is value.dtype else value.view(dtype)
+                if value.dtype == object:
+                    stack.append(replaced[id(value)])
+            return replaced[id(value)]
+        if isinstance(value, np.random.Generator):
+            if id(value) not in replaced:
+                replaced[id(value)] = _rebuilt_generator(value)
+            return replaced[id(value)]
+        if type(value) is tuple:
+            if id(value) not in replaced:
+                replaced[id(value)] = tuple(canon(v) for v in value)
+            return replaced[id(value)]
+        stack.append(value)
+        return value
+
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            for key, value in list(node.items()):
+                node[key] = canon(value)
+        elif isinstance(node, list):
+            node[:] = [canon(v) for v in node]
+        elif isinstance(node, np.ndarray) and node.dtype == object:
+            for index in np.ndindex(node.shape):
+                node[index] = canon(node[index])
+        elif isinstance(getattr(node, "__dict__", None), dict):
+            stack.append(node.__dict__)
+
+
+def _canonical_dtype(dtype: np.dtype, known: dict) -> np.dtype:
+    """One object per distinct dtype: numpy's own for a plain native one; a record's made of those (and interned names)."""
+    if dtype not in known:
+        if dtype.fields is None and dtype.subdtype is None:
+            same = np.dtype(dtype.str)
+        elif dtype.fields is not None and dtype.metadata is None:
+            same = np.dtype({"names": [sys.intern(n) for n in dtype.names], "offsets": [dtype.fields[n][1] for n in dtype.names],
+                             "formats": [_canonical_dtype(dtype.fields[n][0], known) for n in dtype.names],
+                             "itemsize": dtype.itemsize}, align=dtype.isalignedstruct)
+        else:
+            same = dtype
+        known[dtype] = same if same == dtype else dtype
+    return known[dtype]
+
+
+def _rebuilt_generator(generator: np.random.Generator) -> np.random.Generator:
+    bits, sequence = generator.bit_generator, getattr(generator.bit_generator, "seed_seq", None)
+    if not isinstance(sequence, np.random.SeedSequence):
+        return generator
+    rebuilt = type(bits)(np.random.SeedSequence(sequence.entropy, spawn_key=sequence.spawn_key,
+                                                pool_size=sequence.pool_size,
+                                                n_children_spawned=sequence.n_children_spawned))
+    rebuilt.state = bits.state
+    return np.random.Generator(rebuilt)
 
 
 def choose_threshold(y_true, proba) -> float:

@@ -20,6 +20,7 @@ for the validation rows the training core scores after every stage.
 
 from __future__ import annotations
 
+import copy
 import weakref
 
 import numpy as np
@@ -109,9 +110,13 @@ class _Staged:
     def _bin_data(self, X, sample_weight, is_training_data):
         if not is_training_data or sample_weight is not None:
             return super()._bin_data(X, sample_weight, is_training_data)
-        if _TRAINING and _TRAINING[0].matrix() is X:
-            self._bin_mapper = _TRAINING[0].mapper  # fit() made a new, unfitted mapper: use the one these bins came from
-            return _TRAINING[0].binned
+        training = _TRAINING[0] if _TRAINING else None
+        # the bins depend on the seed too (from 200,000 rows on, the bin edges come from a sample)
+        if training and training.matrix() is X and training.mapper.random_state == self._random_seed:
+            # fit() made a new, unfitted mapper: a copy of the one these bins came from, holding this model's seed
+            self._bin_mapper = copy.copy(training.mapper)
+            self._bin_mapper.random_state = self._random_seed
+            return training.binned
         binned = super()._bin_data(X, sample_weight, is_training_data)
         _TRAINING[:] = [_Training(X, self._bin_mapper, binned)]
         return binned
