@@ -9,7 +9,9 @@ pays for. Its fit grows with rows x columns (exact splits): 527 s for 300 trees 
 large or wide sets (bench/wide_bench.py, bench/volume_bench.py; see bench/README.md), so "auto" takes
 it from HGB_FROM_ROWS training rows or HGB_FROM_CELLS rows x preprocessed columns on. Both grow
 `stage_size` trees per stage with warm_start; the same stages run whether or not the job was
-interrupted, so a resumed model equals an uninterrupted one. With early stopping, the model shipped is
+interrupted, so a resumed model equals an uninterrupted one (and pickles to the same bytes: `canonical`).
+The family may score the validation rows incrementally (`incremental`), so a stage costs its own trees,
+not every tree so far. With early stopping, the model shipped is
 the stage with the best validation loss (log-loss; squared error for regression), not the last one grown.
 The target's kind (target.py) decides classifier or regressor and the validation figures.
 """
