@@ -4,14 +4,15 @@ beside a plain HistGradientBoostingClassifier on the same features, in one proce
     .venv/bin/python bench/wide_bench.py [--rows 20000] [--columns 300] [--cores 2] [--gb-trees 0] [--step]
 
 The candidate is what train.py runs: tasks.classifier.modeling.fit with the default TrainParams
-(estimator "auto" picks the family by rows x columns; staged growth with a checkpoint per stage,
-early stopping on validation log-loss, the best stage shipped) on `--cores` OpenMP threads. The
+(estimator "auto" picks the family by rows x columns; staged growth, early stopping on validation
+log-loss, the best stage shipped) on `--cores` OpenMP threads. The
 reference is HistGradientBoostingClassifier() with scikit-learn's defaults (its own early stopping
 on 10% of the training rows) fitted on the same preprocessed training rows. Both are scored on the
 same test rows. `--gb-trees N` also times GradientBoosting (the family "auto" leaves for smaller data)
 for N trees and extrapolates to 300. `--step` also runs clean, feature and train as SageMaker jobs
 (local runner, process engine) and reports the train step's wall time: the figure the issue's 30 s
-bound is about. The last line: name=value ratios (candidate / reference).
+bound is about. The jobs use the host's cores as the training toolkit counts them (SM_NUM_CPUS);
+`--cores` is the in-process comparison's. The last line: name=value ratios (candidate / reference).
 
     .venv/bin/python bench/wide_bench.py --step --baseline main [--repeat 3] [--default-data]
 
@@ -20,7 +21,7 @@ beside this worktree's, on the same feature outputs, alternating `--repeat` time
 each side the median wall seconds of the job (toolkit, I/O and model.tar.gz packing included), the
 CPU seconds of its processes (user + system of the launcher, toolkit and train.py, from the
 children's resource usage: other load moves it far less than wall), the test AUC of the model it
-packed and its model_sha256. `--default-data` runs the steps on data/lending_club.csv (target Class,
+packed and its model_sha256, and whether both sides' test scores are identical. `--default-data` runs the steps on data/lending_club.csv (target Class,
 positive label bad, rownames dropped) instead of the wide file, and skips the in-process comparison.
 """
 
@@ -61,24 +62,23 @@ def prepared(rows: int, columns: int):
     return sch, train, validation, test, frame
 
 
-def step_seconds(frame, cores: int) -> dict[str, float]:
+def step_seconds(frame) -> dict[str, float]:
     """clean, feature and train as jobs (local runner, process engine); each step's wall time."""
     from localrun.engines import ProcessEngine
     from localrun.runner import LocalSession
 
     with tempfile.TemporaryDirectory() as tmp:
         session = LocalSession(Path(tmp), ProcessEngine())
-        times, outputs = features_as_jobs(session, frame, Path(tmp), cores)
+        times, outputs = features_as_jobs(session, frame, Path(tmp))
         times["train"] = train_as_job(ProcessEngine(), Path(tmp) / "train", outputs)["wall"]
     return times
 
 
-def features_as_jobs(session, frame, tmp: Path, cores: int, clean_args: dict | None = None):
+def features_as_jobs(session, frame, tmp: Path, clean_args: dict | None = None):
     """clean and feature as jobs: their wall times and feature's outputs (train, validation, test, preprocessor)."""
     from localrun.jobs import Job
     from pipeline.spec import CLASSIFIER
 
-    os.environ["SM_NUM_CPUS"] = str(cores)  # what the training toolkit sets from the host
     raw = tmp / "s3" / "raw"
     raw.mkdir(parents=True)
     frame.to_csv(raw / "data.csv", index=False)
@@ -127,7 +127,7 @@ def scripts_at(ref: str, destination: Path) -> tuple[Path, str]:
     return destination / "scripts", commit
 
 
-def side_by_side(frame, cores: int, ref: str, repeat: int, clean_args: dict | None) -> dict[str, float]:
+def side_by_side(frame, ref: str, repeat: int, clean_args: dict | None) -> dict[str, float]:
     """The train step with REF's scripts and with this worktree's, alternating, on the same feature outputs."""
     from localrun.engines import ProcessEngine, _base_env
     from localrun.jobs import kind_of
@@ -149,7 +149,7 @@ def side_by_side(frame, cores: int, ref: str, repeat: int, clean_args: dict | No
 
     with tempfile.TemporaryDirectory() as tmp:
         session = LocalSession(Path(tmp) / "run", ScriptsEngine(REPO / "scripts"))
-        _, outputs = features_as_jobs(session, frame, Path(tmp) / "run", cores, clean_args)
+        _, outputs = features_as_jobs(session, frame, Path(tmp) / "run", clean_args)
         baseline_scripts, commit = scripts_at(ref, Path(tmp) / "baseline")
         runs = {"baseline": [], "candidate": []}
         for number in range(repeat):
@@ -197,7 +197,7 @@ def main() -> None:
         import pandas as pd
 
         frame = pd.read_csv(REPO / "data" / "lending_club.csv")
-        ratios = side_by_side(frame, args.cores, args.baseline, args.repeat,
+        ratios = side_by_side(frame, args.baseline, args.repeat,
                               {"target": "Class", "positive_label": "bad", "id_columns": "rownames"})
         print(" ".join(f"{name}={value:.3f}" for name, value in ratios.items()))
         return
@@ -240,9 +240,9 @@ def main() -> None:
         print(f"| {name:<72} | {seconds:7.2f} | {auc:8.4f} |")
     ratios = {"time_ratio": core_seconds / reference_seconds, "auc_ratio": core_auc / reference_auc}
     if args.step and args.baseline:
-        ratios.update(side_by_side(frame, args.cores, args.baseline, args.repeat, None))
+        ratios.update(side_by_side(frame, args.baseline, args.repeat, None))
     elif args.step:
-        times = step_seconds(frame, args.cores)
+        times = step_seconds(frame)
         print("steps as jobs (wall s, toolkit and I/O included): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
         ratios["train_step_seconds"] = times["train"]
     print(" ".join(f"{name}={value:.3f}" for name, value in ratios.items()))
