@@ -33,20 +33,15 @@ NAME = "hgb"
 CLASSES = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 
 
-def _iteration_key(iteration) -> tuple[bytes, ...]:
-    """What an iteration's trees predict from: their nodes and category bitsets."""
-    return tuple(p.nodes.tobytes() + p.binned_left_cat_bitsets.tobytes() + p.raw_left_cat_bitsets.tobytes()
-                 for p in iteration)
-
-
 class Running:
     """The raw predictions of a growing model on one matrix, each iteration's trees added once.
 
     scikit-learn's `_raw_predict` starts from the baseline and adds every iteration's trees in order;
     this keeps that sum and adds only the iterations it has not summed yet, in the same order, so
     it holds the same floats at the cost of the new trees alone. It checks that the model's first
-    iterations are the ones it summed (their nodes' bytes) and starts over when they are not: another
-    model, or one cut back to its best stage.
+    iterations are the ones it summed (the same objects: a fit appends iterations and never changes
+    one) and starts over when they are not: another model, one restored from a checkpoint, or one cut
+    back to its best stage.
     """
 
     def __init__(self, X, binned: bool):
@@ -54,7 +49,7 @@ class Running:
         self.prepared = binned  # raw rows are checked and converted once, as _raw_predict does every call
         self.raw = None
         self.baseline = b""
-        self.summed: list[tuple[bytes, ...]] = []
+        self.summed: list[list] = []  # the model's iterations (lists of trees) in the sums
 
     def update(self, model, n_threads=None) -> np.ndarray:
         """The model's raw predictions on X (shape rows x trees per iteration); the caller must not change them."""
@@ -63,14 +58,14 @@ class Running:
         predictors = model._predictors
         baseline = model._baseline_prediction
         fresh = (self.raw is None or baseline.tobytes() != self.baseline or len(predictors) < len(self.summed)
-                 or any(_iteration_key(it) != key for it, key in zip(predictors, self.summed)))
+                 or any(mine is not theirs for mine, theirs in zip(self.summed, predictors)))
         if fresh:
             self.raw = np.zeros((self.X.shape[0], model.n_trees_per_iteration_), dtype=baseline.dtype, order="F")
             self.raw += baseline
             self.baseline, self.summed = baseline.tobytes(), []
         new = predictors[len(self.summed):]
         model._predict_iterations(self.X, new, self.raw, self.binned, _openmp_effective_n_threads(n_threads))
-        self.summed.extend(_iteration_key(it) for it in new)
+        self.summed.extend(new)
         return self.raw
 
 
