@@ -20,7 +20,7 @@ def _p(default, help: str, **bounds):  # noqa: A002 - the Param field is called 
 @dataclass(frozen=True)
 class TrainParams:
     n_estimators: int = _p(300, "most trees to grow", minimum=1)
-    stage_size: int = _p(10, "trees per stage (one checkpoint each)", minimum=1)
+    stage_size: int = _p(10, "trees per stage (early stopping, checkpoints and SIGTERM act at stage boundaries)", minimum=1)
     learning_rate: float = _p(0.05, "shrinkage", minimum=1e-6, maximum=1.0)
     max_depth: int = _p(3, "depth of each tree", minimum=1, maximum=32)
     min_samples_leaf: int = _p(20, "rows per leaf at least", minimum=1)

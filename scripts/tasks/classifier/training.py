@@ -9,7 +9,9 @@ pays for. Its fit grows with rows x columns (exact splits): 527 s for 300 trees 
 large or wide sets (bench/wide_bench.py, bench/volume_bench.py; see bench/README.md), so "auto" takes
 it from HGB_FROM_ROWS training rows or HGB_FROM_CELLS rows x preprocessed columns on. Both grow
 `stage_size` trees per stage with warm_start; the same stages run whether or not the job was
-interrupted, so a resumed model equals an uninterrupted one. With early stopping, the model shipped is
+interrupted, so a resumed model equals an uninterrupted one (and pickles to the same bytes: `canonical`).
+The family may score the validation rows incrementally (`incremental`), so a stage costs its own trees,
+not every tree so far. With early stopping, the model shipped is
 the stage with the best validation loss (log-loss; squared error for regression), not the last one grown.
 The target's kind (target.py) decides classifier or regressor and the validation figures.
 """
@@ -17,11 +19,14 @@ The target's kind (target.py) decides classifier or regressor and the validation
 from __future__ import annotations
 
 import math
-import pickle
+import sys
+import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
+
+from common.storage import intern_strings
 
 from . import families
 from .params import TrainParams
@@ -77,13 +82,17 @@ def leaf_rows(params: TrainParams, train_rows: int) -> int:
     return max(params.min_samples_leaf, math.ceil(params.min_leaf_share * train_rows))
 
 
-def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams) -> None:
-    """Grow one stage of trees and record validation figures; sets `finished` at the end."""
+def run_stage(state: TrainingState, X_train, y_train, X_val, y_val, params: TrainParams,
+              scoring: Callable[[Any], Any] | None = None) -> None:
+    """Grow one stage of trees and record validation figures; sets `finished` at the end.
+
+    `scoring`: model -> what scores X_val as the model does (validation_scoring); None: the model itself.
+    """
     family = families.of(state.model)
     kind = KINDS[state.kind]
     target = min(state.trees + params.stage_size, params.n_estimators)
     family.grow(state.model, target, X_train, y_train)
-    figures = kind.validation(y_val, kind.scores(state.model, X_val), state.classes)
+    figures = kind.validation(y_val, kind.scores(scoring(state.model) if scoring else state.model, X_val), state.classes)
     loss = figures[kind.loss_name]
     state.history.append({"trees": target, **figures})
     if loss < state.best_loss - 1e-6:
@@ -112,22 +121,101 @@ def train(
     `after_stage` is where the caller checkpoints, logs and honours a stop request.
     """
     state = state or new_state(params, len(y_train), np.shape(X_train)[1], kind, classes)
+    scoring = validation_scoring(state.model, X_val)
     while not state.finished:
-        run_stage(state, X_train, y_train, X_val, y_val, params)
-        state = as_restored(state)
+        run_stage(state, X_train, y_train, X_val, y_val, params, scoring)
         after_stage(state)
+    canonical(state.model)
     return state
 
 
-def as_restored(state: TrainingState) -> TrainingState:
-    """The state as a checkpoint restores it (a pickle round trip), so that every run continues from equal objects.
+def validation_scoring(model, X_val) -> Callable[[Any], Any] | None:
+    """The family's incremental scoring of the validation rows when it has one (families: `incremental`):
+    the same scores, the new stage's trees added to the last stage's sums instead of predicting with
+    every tree again (at stage k the whole model is k stages of trees)."""
+    incremental = getattr(families.of(model), "incremental", None)
+    return incremental(X_val) if incremental else None
 
-    Without it a resumed model predicts the same but pickles to other bytes: trees grown in one
-    process share objects (parameter strings, numpy dtypes) that pickle writes once, while trees
-    restored from a checkpoint carry their own copies. The C pickler, not joblib's Python one: on
-    300 trees of 300 features joblib's round trip cost about 0.3 s a stage, pickle's a tenth of it.
+
+def canonical(model) -> None:
+    """Make the model's pickle depend on its values alone, in place: a resumed model then pickles to
+    the bytes of an uninterrupted one (registry and lineage key models by SHA-256).
+
+    Pickle writes an object once and refers back to it after, so its bytes follow which equal values
+    are one object, and that follows the process's history: arrays a process built share numpy's one
+    float64 dtype (and strings, sklearn's interned names), arrays restored from a checkpoint share
+    that pickle's own copies. Here every string is interned, every array is viewed with one dtype
+    object per distinct dtype (numpy's own for plain ones), and a numpy Generator is rebuilt from its
+    seed sequence and state (its seed sequence holds an array pickle cannot reach through attributes).
+    Done once, when training ends; a pickle round trip of the whole state after every stage did it
+    before, at a cost that grew with the trees (as many round trips as stages).
     """
-    return pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    intern_strings(model)
+    dtypes: dict = {}
+    replaced: dict[int, Any] = {}
+    seen: set[int] = set()
+    stack = [model]
+
+    def canon(value):
+        if isinstance(value, np.ndarray):
+            if id(value) not in replaced:
+                dtype = _canonical_dtype(value.dtype, dtypes)
+                replaced[id(value)] = value if dtype is value.dtype else value.view(dtype)
+                if value.dtype == object:
+                    stack.append(replaced[id(value)])
+            return replaced[id(value)]
+        if isinstance(value, np.random.Generator):
+            if id(value) not in replaced:
+                replaced[id(value)] = _rebuilt_generator(value)
+            return replaced[id(value)]
+        if type(value) is tuple:
+            if id(value) not in replaced:
+                replaced[id(value)] = tuple(canon(v) for v in value)
+            return replaced[id(value)]
+        stack.append(value)
+        return value
+
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or isinstance(node, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            for key, value in list(node.items()):
+                node[key] = canon(value)
+        elif isinstance(node, list):
+            node[:] = [canon(v) for v in node]
+        elif isinstance(node, np.ndarray) and node.dtype == object:
+            for index in np.ndindex(node.shape):
+                node[index] = canon(node[index])
+        elif isinstance(getattr(node, "__dict__", None), dict):
+            stack.append(node.__dict__)
+
+
+def _canonical_dtype(dtype: np.dtype, known: dict) -> np.dtype:
+    """One object per distinct dtype: numpy's own for a plain native one; a record's made of those (and interned names)."""
+    if dtype not in known:
+        if dtype.fields is None and dtype.subdtype is None:
+            same = np.dtype(dtype.str)
+        elif dtype.fields is not None and dtype.metadata is None:
+            same = np.dtype({"names": [sys.intern(n) for n in dtype.names], "offsets": [dtype.fields[n][1] for n in dtype.names],
+                             "formats": [_canonical_dtype(dtype.fields[n][0], known) for n in dtype.names],
+                             "itemsize": dtype.itemsize}, align=dtype.isalignedstruct)
+        else:
+            same = dtype
+        known[dtype] = same if same == dtype else dtype
+    return known[dtype]
+
+
+def _rebuilt_generator(generator: np.random.Generator) -> np.random.Generator:
+    bits, sequence = generator.bit_generator, getattr(generator.bit_generator, "seed_seq", None)
+    if not isinstance(sequence, np.random.SeedSequence):
+        return generator
+    rebuilt = type(bits)(np.random.SeedSequence(sequence.entropy, spawn_key=sequence.spawn_key,
+                                                pool_size=sequence.pool_size,
+                                                n_children_spawned=sequence.n_children_spawned))
+    rebuilt.state = bits.state
+    return np.random.Generator(rebuilt)
 
 
 def choose_threshold(y_true, proba) -> float:

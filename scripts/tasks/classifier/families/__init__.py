@@ -13,14 +13,19 @@ A family is a module here with this protocol (gb.py and hgb.py are the two there
     def keep_first(model, stages: int) -> None      cut back to the first `stages` (early stopping ships
                                                     the best stage, not the last)
     def check(params: TrainParams) -> None          refuse parameters the family cannot honour (ConfigError)
+    def incremental(X) -> Callable[[model], object]    optional: model -> an object whose predict_proba(X)
+                                                    (classifiers) / predict(X) (regressors) equal the
+                                                    model's, computed from the trees added since the
+                                                    last call (the validation rows after each stage);
+                                                    without it every stage predicts with every tree
 
 The fitted estimator must be a scikit-learn estimator (predict_proba for classifiers, predict for
 regressors, n_features_in_): the training core joins it to the preprocessor in one Pipeline, so the
 artifact, its SHA-256 check and serving (the fast path, verified against the pipeline, and the
 pipeline itself as the fallback) work unchanged. To add a family: write the module, add its NAME to
 NAMES below (light: the pipeline spec reads it without importing scikit-learn), and pick it with
-`-p estimator=<name>` (make run HP="estimator=<name>"); tests/tasks/classifier/test_families.py runs
-every family in NAMES through the protocol, including checkpoint and resume.
+`-p estimator=<name>` (make run HP="estimator=<name>"); tests/tasks/classifier/test_tasks15_models.py runs
+each family through checkpoint and resume (add the new one to its parameters).
 """
 
 from __future__ import annotations
