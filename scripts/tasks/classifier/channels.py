@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 
 from common import storage
@@ -26,8 +25,13 @@ PREPROCESSOR_FILE = "preprocessor.joblib"
 
 
 # ---- cleaned ---------------------------------------------------------------------------------------
-def write_cleaned(directory: Path, host: str, rows: pd.DataFrame, schema_summary: dict, report: dict) -> None:
-    storage.write_table(rows, Path(directory) / f"cleaned-{host}.parquet")
+def write_cleaned(directory: Path, host: str, rows: Any, schema_summary: dict, report: dict) -> None:
+    """`rows`: cleaning.clean's DataFrame, or its pyarrow Table (which carries the DataFrame's pandas metadata)."""
+    path = Path(directory) / f"cleaned-{host}.parquet"
+    if isinstance(rows, pd.DataFrame):
+        storage.write_table(rows, path)
+    else:
+        storage.write_arrow_table(rows, path)
     storage.write_json(Path(directory) / f"schema-{host}.json", schema_summary)
     storage.write_json(Path(directory) / f"report-{host}.json", report)
 
@@ -77,6 +81,8 @@ def write_batch(directory: Path, name: str, rows: pd.DataFrame, schema: Schema) 
 # ---- preprocessor ----------------------------------------------------------------------------------
 def write_preprocessor(directory: Path, preprocessor: Any, schema: Schema) -> None:
     path = Path(directory) / PREPROCESSOR_FILE
+    import joblib
+
     with storage.atomic_path(path) as tmp:
         joblib.dump(preprocessor, tmp)
     storage.write_json(Path(directory) / SCHEMA_FILE, {**schema.to_dict(), "preprocessor_sha256": storage.sha256_file(path)})
@@ -96,4 +102,6 @@ def read_preprocessor(directory: Path) -> tuple[Any, Schema]:
     path = Path(directory) / PREPROCESSOR_FILE
     if not path.is_file() or storage.sha256_file(path) != data.get("preprocessor_sha256"):
         raise ConfigError(f"{path} is missing or does not match {SCHEMA_FILE}'s SHA-256")
+    import joblib
+
     return joblib.load(path), schema

@@ -8,11 +8,27 @@ import numpy as np
 import pandas as pd
 
 from common.errors import DataError
+from common.storage import ArrowRows, read_arrow_tables, read_tables
 
 from . import target
 from .schema import MISSING_TOKENS, Schema
 
 _BLANKS = {token: None for token in MISSING_TOKENS}
+
+
+def read(files: list, bad_rows: str) -> ArrowRows | pd.DataFrame:
+    """The raw rows for `clean`: pyarrow's read of CSV files (the fast path, cleaning_arrow), else read_tables'."""
+    rows = read_arrow_tables(files, bad_rows, MISSING_TOKENS)
+    return rows if rows is not None else read_tables(files, bad_rows)
+
+
+def frame(cleaned: Any) -> pd.DataFrame:
+    """`clean`'s rows as a DataFrame (the fast path returns a pyarrow Table)."""
+    if isinstance(cleaned, pd.DataFrame):
+        return cleaned
+    from . import cleaning_arrow
+
+    return cleaning_arrow.frame(cleaned)
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:
@@ -104,7 +120,13 @@ def clean(
     missing-value tokens become missing; text columns that are numbers, or numbers with at
     most STRAY_SHARE_TOLERATED stray values (made missing, counted in `stray_values`), become
     numeric; columns declared `numeric` or `categorical` are made so.
+    Rows read by `read` with pyarrow are cleaned by cleaning_arrow: the same rows and report, as a pyarrow
+    Table whose Parquet file is this DataFrame's (`frame` gives the DataFrame).
     """
+    if isinstance(df, ArrowRows):
+        from . import cleaning_arrow
+
+        return cleaning_arrow.clean(df, target, numeric, categorical)
     if target not in df.columns:
         raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
     missing = [c for c in (*sorted(numeric), *sorted(categorical)) if c not in df.columns]
