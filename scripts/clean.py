@@ -23,7 +23,7 @@ FORECAST_STEP = FORECAST.step("clean")
 def tabular(job, files, task: str) -> None:
     """classifier and regression: the same cleaning; the task and the target decide the kind (schema.kind)."""
     params = job.params(STEP.params)
-    rows = read_tables(files, params["bad_rows"])
+    rows = cleaning.read(files, params["bad_rows"])  # CSV: a pyarrow table, cleaned without a pandas copy
     declared = roles.declared_roles(
         id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
         text=params["text_columns"], datetime=params["datetime_columns"],
@@ -33,12 +33,13 @@ def tabular(job, files, task: str) -> None:
         rows, params["target"], numeric={c for c, r in declared.items() if r == roles.NUMERIC},
         categorical={c for c, r in declared.items() if r in roles.STRING_ROLES},
     )
-    found = roles.infer(cleaned, params["target"], declared, params["feature_columns"], params["leakage"])
+    frame = cleaning.frame(cleaned)
+    found = roles.infer(frame, params["target"], declared, params["feature_columns"], params["leakage"])
     report["roles"] = found.report()
-    inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"], roles=found.roles,
+    inferred = schema.infer(frame, params["target"], params["positive_label"], params["id_columns"], roles=found.roles,
                             task=task)
     (out,) = STEP.outputs
-    channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
+    channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, frame), report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}; "
           f"target '{inferred.target}': {inferred.kind}" + (f" {list(inferred.labels)}" if inferred.labels else ""))
     print("clean: column roles\n" + found.table())

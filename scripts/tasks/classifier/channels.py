@@ -26,12 +26,12 @@ PREPROCESSOR_FILE = "preprocessor.joblib"
 
 # ---- cleaned ---------------------------------------------------------------------------------------
 def write_cleaned(directory: Path, host: str, rows: Any, schema_summary: dict, report: dict) -> None:
-    """`rows`: cleaning.clean's DataFrame, or its pyarrow Table (which carries the DataFrame's pandas metadata)."""
+    """`rows`: cleaning.clean's DataFrame, or its CleanedTable (whose table carries the DataFrame's pandas metadata)."""
     path = Path(directory) / f"cleaned-{host}.parquet"
     if isinstance(rows, pd.DataFrame):
         storage.write_table(rows, path)
     else:
-        storage.write_arrow_table(rows, path)
+        storage.write_arrow_table(rows.table, path)
     storage.write_json(Path(directory) / f"schema-{host}.json", schema_summary)
     storage.write_json(Path(directory) / f"report-{host}.json", report)
 

@@ -26,9 +26,7 @@ def frame(cleaned: Any) -> pd.DataFrame:
     """`clean`'s rows as a DataFrame (the fast path returns a pyarrow Table)."""
     if isinstance(cleaned, pd.DataFrame):
         return cleaned
-    from . import cleaning_arrow
-
-    return cleaning_arrow.frame(cleaned)
+    return cleaned.frame()
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:
@@ -120,8 +118,8 @@ def clean(
     missing-value tokens become missing; text columns that are numbers, or numbers with at
     most STRAY_SHARE_TOLERATED stray values (made missing, counted in `stray_values`), become
     numeric; columns declared `numeric` or `categorical` are made so.
-    Rows read by `read` with pyarrow are cleaned by cleaning_arrow: the same rows and report, as a pyarrow
-    Table whose Parquet file is this DataFrame's (`frame` gives the DataFrame).
+    Rows read by `read` with pyarrow are cleaned by cleaning_arrow: the same rows and report, as a
+    cleaning_arrow.CleanedTable (its Parquet file holds this DataFrame's rows; `frame` gives the DataFrame).
     """
     if isinstance(df, ArrowRows):
         from . import cleaning_arrow

@@ -28,46 +28,50 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (Fibonacci hashin
 
 
 class _Column:
-    """One cleaned column: numpy values (float64, int64, bool) or text as codes into `distinct` (-1: missing)."""
+    """One typed column: `data`, a pyarrow column (float64, int64, bool or string); text also as `codes` into
+    its `distinct` values (-1: missing), in order of first appearance."""
 
-    def __init__(self, values: np.ndarray | None = None, codes: np.ndarray | None = None,
+    def __init__(self, data: pa.ChunkedArray | None = None, codes: np.ndarray | None = None,
                  distinct: np.ndarray | None = None) -> None:
-        self.values, self.codes, self.distinct = values, codes, distinct
+        self.codes, self.distinct = codes, distinct
+        self._data = data
 
     @property
     def is_text(self) -> bool:
         return self.codes is not None
 
+    @property
+    def data(self) -> pa.ChunkedArray:
+        if self._data is None:  # text whose values trimming or the tokens changed: taken from `distinct`
+            dictionary = pa.array(self.distinct, type=pa.string(), from_pandas=True)
+            self._data = pa.chunked_array([dictionary.take(pa.array(self.codes, mask=self.codes < 0))])
+        return self._data
+
     def missing(self) -> np.ndarray:
         if self.is_text:
             return self.codes < 0
-        return np.isnan(self.values) if self.values.dtype.kind == "f" else np.zeros(len(self.values), bool)
+        return pc.is_null(self.data, nan_is_null=True).to_numpy(zero_copy_only=False)
 
-    def key(self) -> np.ndarray:
-        """uint64 per row, equal for values pandas calls equal (NaN with NaN, -0.0 with 0.0)."""
+    def key_into(self, digest: np.ndarray) -> None:
+        """Mix each row's value into `digest` so that values pandas calls equal (NaN and NaN, -0.0 and 0.0,
+        missing and missing) mix in equally."""
         if self.is_text:
-            return self.codes.view(np.uint64)
-        if self.values.dtype.kind == "f":
-            bits = (self.values + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0
-            return np.where(np.isnan(self.values), _NAN_BITS, bits)
-        return self.values.astype(np.int64, copy=False).view(np.uint64)
+            _mix(digest, self.codes.astype(np.uint64))
+            return
+        start = 0
+        for chunk in self.data.chunks:
+            values = chunk.to_numpy(zero_copy_only=False)
+            if values.dtype.kind == "f":
+                values = np.where(np.isnan(values), np.nan, values + 0.0)  # + 0.0 turns -0.0 into 0.0
+            _mix(digest[start:start + len(values)], values.astype(np.int64, copy=False).view(np.uint64)
+                 if values.dtype.kind != "f" else values.view(np.uint64))
+            start += len(values)
 
-    def take(self, keep: np.ndarray) -> "_Column":
-        if self.is_text:
-            return _Column(codes=self.codes[keep], distinct=self.distinct)
-        return _Column(values=self.values[keep])
 
-    def arrow(self) -> pa.Array:
-        if self.is_text:
-            dictionary = pa.array(self.distinct, type=pa.string(), from_pandas=True)
-            indices = pa.array(self.codes.astype(np.int32), mask=self.codes < 0)
-            return dictionary.take(indices)
-        return pa.array(self.values, from_pandas=True)  # NaN -> null, as DataFrame.to_parquet writes it
-
-    def pandas(self) -> np.ndarray:
-        if self.is_text:
-            return np.append(self.distinct, None).astype(object)[self.codes]  # code -1: the appended None
-        return self.values
+def _mix(digest: np.ndarray, key: np.ndarray) -> None:
+    np.bitwise_xor(digest, key, out=digest)
+    np.multiply(digest, _MIX, out=digest)
+    np.bitwise_xor(digest, digest >> np.uint64(29), out=digest)
 
 
 def _text(column: pa.ChunkedArray) -> _Column:
@@ -83,12 +87,20 @@ def _text(column: pa.ChunkedArray) -> _Column:
     trimmed = trimmed.where(~trimmed.isin(MISSING_TOKENS), None)
     # the dictionary is in order of first appearance, so factorizing it keeps that order for the trimmed values
     remap, distinct = pd.factorize(trimmed, use_na_sentinel=True)
-    codes = np.append(remap, -1)[indices]  # index -1 (a missing value): the appended -1
-    return _Column(codes=codes, distinct=np.asarray(distinct, dtype=object))
+    unchanged = len(distinct) == len(dictionary) and bool(pc.all(pc.equal(dictionary, pa.array(distinct, pa.string()))).as_py()
+                                                          if len(distinct) else True)
+    codes = np.append(remap, -1).astype(np.int32)[indices]  # index -1 (a missing value): the appended -1
+    return _Column(column if unchanged else None, codes, np.asarray(distinct, dtype=object))
+
+
+def _numbers(values: np.ndarray) -> _Column:
+    return _Column(pa.chunked_array([pa.array(values, from_pandas=True)]))  # NaN -> null, as to_parquet writes it
 
 
 def _numeric(column: pa.ChunkedArray) -> _Column:
-    return _Column(values=column.to_numpy())  # float64 nulls arrive as NaN: one kind of missing
+    if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():  # NaN -> null: one kind of missing
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+    return _Column(column)
 
 
 def _parse(text: _Column) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +110,7 @@ def _parse(text: _Column) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _as_numbers(text: _Column, parsed: np.ndarray) -> _Column:
-    return _Column(values=np.append(parsed, np.nan)[text.codes])
+    return _numbers(np.append(parsed, np.nan)[text.codes])
 
 
 def _infer_numeric(column: str, text: _Column) -> tuple[_Column, dict[str, Any] | None]:
@@ -121,7 +133,7 @@ def _infer_numeric(column: str, text: _Column) -> tuple[_Column, dict[str, Any] 
 
 def _force_numeric(column: str, typed: _Column) -> _Column:
     if not typed.is_text:
-        return _Column(values=typed.values.astype("float64"))
+        return _Column(typed.data.cast(pa.float64()))
     parsed, bad = _parse(typed)
     bad_rows = np.append(bad, False)[typed.codes]
     if bad_rows.any():
@@ -134,34 +146,62 @@ def _force_numeric(column: str, typed: _Column) -> _Column:
 def _category_text(typed: _Column) -> _Column:
     if typed.is_text:
         return typed
-    codes, uniques = pd.factorize(pd.Series(typed.values), use_na_sentinel=True)
+    codes, uniques = pd.factorize(typed.data.to_pandas(), use_na_sentinel=True)
     # cleaning's rule on the distinct values: whether every number is whole does not depend on repeats
     text = cleaning._category_text(pd.Series(uniques)).to_numpy(dtype=object)
     return _Column(codes=codes.astype(np.int64), distinct=text)
 
 
-def _duplicates(columns: list[_Column], names: list[str]) -> np.ndarray:
+def _duplicates(columns: list[_Column], names: list[str], rows: int) -> np.ndarray:
     """DataFrame.duplicated() of the columns: rows equal to an earlier row."""
-    rows = len(columns[0].codes if columns[0].is_text else columns[0].values) if columns else 0
     digest = np.zeros(rows, np.uint64)
     for column in columns:
-        np.bitwise_xor(digest, column.key(), out=digest)
-        np.multiply(digest, _MIX, out=digest)
-        np.bitwise_xor(digest, digest >> np.uint64(29), out=digest)
-    shared = pd.Series(digest).duplicated(keep=False).to_numpy()
+        column.key_into(digest)
+    candidates = np.flatnonzero(pd.Series(digest).duplicated(keep=False).to_numpy())
     duplicate = np.zeros(rows, bool)
-    candidates = np.flatnonzero(shared)
     if len(candidates):  # the exact comparison, on the rows that share a hash with another
-        frame = pd.DataFrame({n: c.take(candidates).pandas() for n, c in zip(names, columns)})
-        duplicate[candidates] = frame.duplicated().to_numpy()
+        few = pa.table({n: c.data for n, c in zip(names, columns)}).take(pa.array(candidates))
+        duplicate[candidates] = _frame(few).duplicated().to_numpy()
     return duplicate
 
 
-_DTYPES = {"f": "float64", "i": "int64", "b": "bool"}
+def _keep_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
+    """table.filter(keep); when few rows go, as slices of the columns between them (no copy of the rest)."""
+    drops = np.flatnonzero(~keep)
+    if not len(drops):
+        return table
+    if len(drops) > max(1000, len(keep) // 200):
+        return table.filter(pa.array(keep))
+    starts, ends = np.r_[0, drops + 1], np.r_[drops, len(keep)]
+    return pa.concat_tables([table.slice(a, b - a) for a, b in zip(starts.tolist(), ends.tolist()) if b > a])
+
+
+class CleanedTable:
+    """cleaning.clean's rows as a pyarrow Table (with the pandas metadata DataFrame.to_parquet writes), and the
+    DataFrame the pandas path returns, made on demand from the text columns' codes."""
+
+    def __init__(self, table: pa.Table, text: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        self.table, self._text = table, text
+
+    def frame(self) -> pd.DataFrame:
+        out = self.table.drop_columns(list(self._text)).to_pandas(split_blocks=True)
+        columns = {}
+        for name in self.table.column_names:
+            if name in self._text:
+                codes, distinct = self._text[name]
+                columns[name] = pd.Series(np.append(distinct, None).astype(object)[codes], dtype=object, copy=False)
+            else:
+                columns[name] = out[name]
+        frame = pd.concat(columns, axis=1) if columns else pd.DataFrame()
+        frame.attrs = json_attrs(self.table)
+        return frame
+
+
+_DTYPES = {"double": "float64", "int64": "int64", "bool": "bool", "string": "object", "large_string": "object"}
 
 
 def clean(rows: ArrowRows, target: str, numeric: set[str] = frozenset(),
-          categorical: set[str] = frozenset()) -> tuple[pa.Table, dict[str, Any]]:
+          categorical: set[str] = frozenset()) -> tuple[CleanedTable, dict[str, Any]]:
     """cleaning.clean of rows read by storage.read_arrow_tables: the same rows, types and report."""
     table = rows.table
     names = list(table.column_names)
@@ -191,11 +231,10 @@ def clean(rows: ArrowRows, target: str, numeric: set[str] = frozenset(),
         typed[name] = _category_text(typed[name])
     has_target = ~typed[target].missing()
     # as cleaning.clean: duplicates marked before target-less rows are dropped mark the same rows
-    duplicate = _duplicates([typed[n] for n in names], names) & has_target
+    duplicate = _duplicates([typed[n] for n in names], names, table.num_rows) & has_target
     keep = has_target & ~duplicate
-    kept = {n: typed[n].take(keep) for n in names}
-    cleaned = pa.table({n: kept[n].arrow() for n in names})
-    dtypes = {n: "object" if c.is_text else _DTYPES[c.values.dtype.kind] for n, c in kept.items()}
+    cleaned = _keep_rows(pa.table({n: typed[n].data for n in names}), keep)
+    dtypes = {f.name: _DTYPES[str(f.type)] for f in cleaned.schema}
     attrs = {"dropped_rows": read_dropped}
     report = {
         "rows_in": rows_in,
@@ -206,7 +245,8 @@ def clean(rows: ArrowRows, target: str, numeric: set[str] = frozenset(),
         "missing_by_column": {n: int(cleaned.column(n).null_count) for n in names},
         "dtypes": dtypes,
     }
-    return _with_pandas_metadata(cleaned, dtypes, attrs), report
+    text = {n: (typed[n].codes[keep], typed[n].distinct) for n in names if typed[n].is_text and dtypes[n] == "object"}
+    return CleanedTable(_with_pandas_metadata(cleaned, dtypes, attrs), text), report
 
 
 def _with_pandas_metadata(table: pa.Table, dtypes: dict[str, str], attrs: dict) -> pa.Table:
@@ -222,16 +262,13 @@ def _with_pandas_metadata(table: pa.Table, dtypes: dict[str, str], attrs: dict) 
     return table.replace_schema_metadata(metadata)
 
 
-def frame(table: pa.Table) -> pd.DataFrame:
-    """The DataFrame cleaning.clean returns for these rows: text as object columns holding str or None."""
-    columns = {}
-    for name, column in zip(table.column_names, table.columns):
-        if pa.types.is_string(column.type):
-            columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
-        else:
-            columns[name] = column.to_pandas()
-    out = pd.DataFrame(columns)
-    out.attrs = json_attrs(table)
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """A table's rows as the pandas path holds them: text as object columns holding str or None."""
+    out = table.to_pandas(split_blocks=True)
+    for field in table.schema:
+        if field.type in (pa.string(), pa.large_string()):
+            out[field.name] = pd.Series(table.column(field.name).to_numpy(zero_copy_only=False), dtype=object,
+                                        index=out.index)
     return out
 
 
