@@ -52,9 +52,10 @@ def main() -> None:
     source = job.input(STEP.input("cleaned").name)
     schema = channels.read_cleaned_schema(source)
     rows = channels.read_cleaned_rows(source)
-    repeated = rows.duplicated()  # rows that several clean instances each kept once
+    repeated = features.repeated_rows(rows, channels.cleaned_shards(source))  # kept by several clean instances
     duplicates = int(repeated.sum())
-    rows = rows[~repeated].reset_index(drop=True)
+    if duplicates:
+        rows = rows[~repeated].reset_index(drop=True)
     parts = features.split(rows, schema, params["validation_fraction"], params["test_fraction"], params["seed"])
     for name, part in zip(SPLITS, parts):
         channels.write_split(job.output(STEP.output(name).name), name, part)

@@ -108,6 +108,18 @@ def _inferred_numeric_type(values: np.ndarray) -> str:
     return "Integral" if len(values) and np.all(values == np.round(values)) else "Fractional"
 
 
+def inverted_cdf_quantiles(values: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """np.quantile(values, points, method="inverted_cdf"), from one sort: numpy partitions once per point,
+    which on a million values and QUANTILE_POINTS points cost more than the sort. The positions are
+    numpy's own rule (the smallest value whose empirical CDF reaches the point)."""
+    ordered = np.sort(values)
+    index = len(ordered) * points - 1
+    below = np.floor(index)
+    positions = np.where(index - below == 0, below, below + 1).astype(np.intp)
+    positions[positions < 0] += 1
+    return ordered[np.minimum(positions, len(ordered) - 1)]
+
+
 def _numerical_statistics(values: np.ndarray, missing: int) -> dict[str, Any]:
     common = {"num_present": int(len(values)), "num_missing": int(missing)}
     if not len(values):
@@ -118,7 +130,7 @@ def _numerical_statistics(values: np.ndarray, missing: int) -> dict[str, Any]:
         {"lower_bound": _number(edges[i]), "upper_bound": _number(edges[i + 1]), "count": float(counts[i])}
         for i in range(HISTOGRAM_BUCKETS)
     ]
-    quantiles = np.quantile(values, np.linspace(0, 1, QUANTILE_POINTS), method="inverted_cdf")
+    quantiles = inverted_cdf_quantiles(values, np.linspace(0, 1, QUANTILE_POINTS))
     return {
         "common": common,
         "mean": _number(values.mean()),

@@ -53,6 +53,11 @@ def read_cleaned_schema(directory: Path) -> Schema:
     return first
 
 
+def cleaned_shards(directory: Path) -> int:
+    """How many clean instances wrote rows here."""
+    return len(storage.table_files(Path(directory), suffixes=(".parquet",)))
+
+
 def read_cleaned_rows(directory: Path) -> pd.DataFrame:
     return storage.read_tables(storage.table_files(Path(directory), suffixes=(".parquet",)))
 
