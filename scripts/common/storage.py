@@ -130,11 +130,20 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
+    if path.suffix != ".csv":
+        return write_arrow_table(pandas_table(df), path)
     with atomic_path(path) as tmp:
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
+        df.to_csv(tmp, index=False)
+
+
+def pandas_table(df: pd.DataFrame) -> Any:
+    """The pyarrow Table DataFrame.to_parquet(index=False) writes: the pandas metadata, and the attrs too."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if df.attrs:
+        table = table.replace_schema_metadata({**table.schema.metadata, b"PANDAS_ATTRS": json.dumps(df.attrs).encode()})
+    return table
 
 
 def write_arrow_table(table: Any, path: Path) -> None:
@@ -469,8 +478,11 @@ def _arrow_csv(source: Any, path: Path, na_tokens: frozenset[str], as_text: list
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    def ragged(row: Any) -> str:
-        raise _RaggedRecord()
+    ragged_records: list = []
+
+    def ragged(row: Any) -> str:  # an exception raised here would be swallowed: pyarrow's error is recognised below
+        ragged_records.append(row)
+        return "error"
 
     convert = pacsv.ConvertOptions(
         null_values=sorted(na_tokens), true_values=["True", "TRUE", "true"], false_values=["False", "FALSE", "false"],
@@ -481,6 +493,8 @@ def _arrow_csv(source: Any, path: Path, na_tokens: frozenset[str], as_text: list
                               parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=ragged),
                               convert_options=convert)
     except pa.ArrowInvalid as exc:
+        if ragged_records:
+            raise _RaggedRecord() from None
         if "Empty CSV file" in str(exc):
             raise DataError(f"{path}: no header and no rows") from None
         raise DataError(f"{path}: malformed CSV: {exc}") from None

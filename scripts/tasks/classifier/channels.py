@@ -67,8 +67,10 @@ def read_cleaned_reports(directory: Path) -> dict[str, dict]:
 
 
 # ---- splits ----------------------------------------------------------------------------------------
-def write_split(directory: Path, name: str, rows: pd.DataFrame) -> None:
-    storage.write_table(rows, Path(directory) / f"{name}.parquet")
+def write_split(directory: Path, name: str, rows: Any) -> None:
+    """`rows`: a DataFrame, or storage.pandas_table of one (so that a thread can write it while pandas works on)."""
+    path = Path(directory) / f"{name}.parquet"
+    storage.write_table(rows, path) if isinstance(rows, pd.DataFrame) else storage.write_arrow_table(rows, path)
 
 
 def read_split(directory: Path) -> pd.DataFrame:
