@@ -86,6 +86,7 @@ class Measured:
     seconds: float
     peak_rss_mb: float
     exit_code: int
+    cpu_seconds: float = 0.0  # user + system: less moved by other jobs' load than the wall time
 
 
 def wait_measured(process: subprocess.Popen, started: float) -> Measured:
@@ -93,7 +94,7 @@ def wait_measured(process: subprocess.Popen, started: float) -> Measured:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode)
+    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def measuring_engine():
@@ -205,11 +206,21 @@ def same_contents(left: dict, right: dict) -> bool:
 
 
 def median(runs: list[Measured]) -> Measured:
-    """The run of median wall time (its own peak RSS with it); any failed run's exit code wins."""
-    ordered = sorted(runs, key=lambda m: m.seconds)
-    middle = ordered[len(ordered) // 2]
+    """Median wall and CPU time, the largest peak RSS; any failed run's exit code wins."""
+    def middle(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
     failed = next((m.exit_code for m in runs if m.exit_code), 0)
-    return Measured(middle.seconds, max(m.peak_rss_mb for m in runs), failed)
+    return Measured(middle([m.seconds for m in runs]), max(m.peak_rss_mb for m in runs), failed,
+                    middle([m.cpu_seconds for m in runs]))
+
+
+def build_in_child(path: Path, rows: int) -> dict[str, int]:
+    """build_csv in a process of its own: a child's ru_maxrss starts from its parent's high-water mark (Linux
+    keeps it across fork and exec), so the bench itself must never hold the 2-million-row frame."""
+    code = (f"import json, sys; sys.path[:0] = {[str(ROOT / 'scripts'), str(ROOT)]!r}; from pathlib import Path; "
+            f"from bench.volume_bench import build_csv; print(json.dumps(build_csv(Path({str(path)!r}), {rows})))")
+    return json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
 # ---- report ----------------------------------------------------------------------------------------
@@ -226,7 +237,7 @@ def main() -> None:
         work = Path(tmp)
         csv_path = work / "raw" / "volume.csv"
         started = time.perf_counter()
-        expected = build_csv(csv_path, rows)
+        expected = build_in_child(csv_path, rows)
         size_mb = csv_path.stat().st_size / 1e6
         print(f"built {rows} rows, {size_mb:.0f} MB CSV in {time.perf_counter() - started:.1f} s "
               f"(drops expected: {expected})", flush=True)
@@ -244,8 +255,10 @@ def main() -> None:
                 runs.setdefault("base_clean", []).append(base_clean)
                 runs.setdefault("base_feature", []).append(base_feature)
                 if not attempt:
-                    same = same_contents(contents(clean, feature), contents(b_clean, b_feature))
-                    print(f"outputs of clean.py and feature.py equal to {args.baseline}'s: {same}", flush=True)
+                    compared = (clean, feature), (b_clean, b_feature)
+        if args.baseline:  # after every measured run: reading the outputs grows this process (see build_in_child)
+            same = same_contents(contents(*compared[0]), contents(*compared[1]))
+            print(f"outputs of clean.py and feature.py equal to {args.baseline}'s: {same}", flush=True)
         arrow, floor, clean_m, feature_m = (median(runs[k]) for k in ("arrow", "floor", "clean", "feature"))
         (report_file,) = sorted(Path(clean.outputs["cleaned"]).glob("report-*.json"))
         report = json.loads(report_file.read_text())
@@ -273,17 +286,21 @@ def main() -> None:
                 trained[estimator] = (measured.seconds, trees)
         print(f"\nrows in {report['rows_in']}, out {report['rows_out']}, dropped {report['dropped']}"
               + (f"; train split {train_rows} rows" if train_rows else ""))
-        print(f"{'process (median of ' + str(args.repeat) + ')':<44}{'seconds':>10}{'peak RSS MB':>14}{'exit':>6}"
-              f"{'x pyarrow':>11}")
+        print(f"{'process (median of ' + str(args.repeat) + ')':<44}{'seconds':>10}{'x pyarrow':>11}{'CPU s':>8}"
+              f"{'x pyarrow':>11}{'peak RSS MB':>14}{'exit':>6}")
         for name, m in lines:
-            print(f"{name:<44}{m.seconds:>10.1f}{m.peak_rss_mb:>14.0f}{m.exit_code:>6}{m.seconds / arrow.seconds:>11.2f}")
+            print(f"{name:<44}{m.seconds:>10.1f}{m.seconds / arrow.seconds:>11.2f}{m.cpu_seconds:>8.1f}"
+                  f"{m.cpu_seconds / arrow.cpu_seconds:>11.2f}{m.peak_rss_mb:>14.0f}{m.exit_code:>6}")
         if args.repeat > 1:
-            print("every run, seconds: " + "; ".join(f"{k} {', '.join(f'{m.seconds:.1f}' for m in v)}" for k, v in runs.items()))
+            print("every run, seconds (CPU): " + "; ".join(
+                f"{k} {', '.join(f'{m.seconds:.1f} ({m.cpu_seconds:.1f})' for m in v)}" for k, v in runs.items()))
         ratios = {
             "rows": rows,
             "csv_mb": round(size_mb),
             "floor_time_vs_pyarrow": floor.seconds / arrow.seconds,
             "clean_time_vs_pyarrow": clean_m.seconds / arrow.seconds,
+            "clean_cpu_vs_pyarrow": clean_m.cpu_seconds / arrow.cpu_seconds,
+            "feature_cpu_vs_pyarrow": feature_m.cpu_seconds / arrow.cpu_seconds,
             "feature_time_vs_pyarrow": feature_m.seconds / arrow.seconds,
             "clean_rss_vs_pyarrow": clean_m.peak_rss_mb / arrow.peak_rss_mb,
             "feature_rss_vs_pyarrow": feature_m.peak_rss_mb / arrow.peak_rss_mb,
