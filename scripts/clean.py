@@ -33,13 +33,15 @@ def tabular(job, files, task: str) -> None:
         rows, params["target"], numeric={c for c, r in declared.items() if r == roles.NUMERIC},
         categorical={c for c, r in declared.items() if r in roles.STRING_ROLES},
     )
+    (out,) = STEP.outputs
+    rows_written = channels.start_cleaned_rows(job.output(out.name), job.hosts.current, cleaned)  # a thread, meanwhile:
     frame = cleaning.frame(cleaned)
     found = roles.infer(frame, params["target"], declared, params["feature_columns"], params["leakage"])
     report["roles"] = found.report()
     inferred = schema.infer(frame, params["target"], params["positive_label"], params["id_columns"], roles=found.roles,
                             task=task)
-    (out,) = STEP.outputs
-    channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, frame), report)
+    channels.write_cleaned(job.output(out.name), job.hosts.current, rows_written, cleaning.summarize_schema(inferred, frame),
+                           report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}; "
           f"target '{inferred.target}': {inferred.kind}" + (f" {list(inferred.labels)}" if inferred.labels else ""))
     print("clean: column roles\n" + found.table())

@@ -55,6 +55,34 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+class PendingWrite:
+    """A file a thread is writing under a temporary name beside `path` (atomic_path's); `finish()` waits for it
+    and renames it into place, so a step that fails meanwhile leaves only a temporary (remove_temporaries)."""
+
+    def __init__(self, path: Path, write: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp_name)
+        os.chmod(self._tmp, 0o666 & ~_umask())
+        self._pool = ThreadPoolExecutor(1)
+        self._done = self._pool.submit(write, self._tmp)
+        self._pool.shutdown(wait=False)
+
+    def finish(self) -> Path:
+        try:
+            self._done.result()
+            with open(self._tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        return self.path
+
+
 def remove_temporaries(directory: Path) -> list[Path]:
     """Delete what atomic_path leaves behind when a process is killed mid-write (`.<name>.*.tmp`)."""
     directory = Path(directory)
@@ -148,10 +176,14 @@ def pandas_table(df: pd.DataFrame) -> Any:
 
 def write_arrow_table(table: Any, path: Path) -> None:
     """A pyarrow Table as Parquet, written as DataFrame.to_parquet writes it (snappy)."""
+    with atomic_path(path) as tmp:
+        write_parquet(table, tmp)
+
+
+def write_parquet(table: Any, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="snappy")
+    pq.write_table(table, path, compression="snappy")
 
 
 def sha256_file(path: Path) -> str:

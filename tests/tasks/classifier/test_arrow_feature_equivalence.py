@@ -72,3 +72,28 @@ def test_quantiles_and_histograms_from_one_sort_are_numpys():
         counts, edges = baseline.sorted_histogram(ordered, bounds)
         expected_counts, expected_edges = np.histogram(values, bins=baseline.HISTOGRAM_BUCKETS, range=bounds)
         assert np.array_equal(counts, expected_counts) and np.array_equal(edges, expected_edges)
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"y": ["a", "b", None, "a"], "f": [1.5, np.nan, -0.0, 0.0], "i": [1, -2, 3, 10**15],
+                  "b": [True, False, True, True], "s": ["x", None, " z ", "é"], "g": [1e16, 1e-05, 0.1, np.inf]}),
+    pd.DataFrame({"y": ["a", "b"], "s": ["has, comma", 'a "quote"']}),  # quoted by the csv module: pandas writes it
+    pd.DataFrame({"y": pd.array(["a", None], dtype="str"), "n": [np.nan, np.nan]}),
+])
+def test_the_batch_file_has_to_csvs_bytes(frame, tmp_path):
+    from tasks.classifier import channels
+
+    sch = schema.Schema("y", "a", "b", (), tuple(c for c in frame.columns if c != "y"), order=tuple(frame.columns[1:]))
+    channels.write_batch(tmp_path, "test.csv", frame, sch)
+    expected = frame.to_csv(index=False, header=False, lineterminator="\n").encode()
+    assert (tmp_path / "test.csv").read_bytes() == expected
+
+
+def test_the_lending_test_split_batch_file_has_to_csvs_bytes(tmp_path):
+    from tasks.classifier import channels
+
+    cleaned, sch = lending()
+    test = features.split(cleaned, sch, 0.15, 0.15, 0)[2]
+    channels.write_batch(tmp_path, "test.csv", test, sch)
+    expected = test[[sch.target, *sch.features]].to_csv(index=False, header=False, lineterminator="\n").encode()
+    assert (tmp_path / "test.csv").read_bytes() == expected
