@@ -62,16 +62,24 @@ def _infer_numeric(df: pd.DataFrame, skip: set[str]) -> tuple[pd.DataFrame, dict
             continue
         examples = [str(v) for v in pd.unique(values[bad])[:STRAY_EXAMPLES]]
         if count > STRAY_SHARE_TOLERATED * present:
-            raise DataError(
-                f"column '{column}': {count} of {present} values ({count / present:.1%}) are not numbers, "
-                f"e.g. {examples}: too many to ignore as typos (over {STRAY_SHARE_TOLERATED:.0%}) and too few for a "
-                f"category column (under {STRAY_SHARE_AMBIGUOUS:.0%}); fix them, or pass --categorical-columns "
-                f"{column} to treat the column as categories"
-            )
+            raise ambiguous_column(column, count, present, examples)
         out[column] = parsed
         if count:
             strays[column] = {"count": count, "examples": examples}
     return out, strays
+
+
+def ambiguous_column(column: str, count: int, present: int, examples: list[str]) -> DataError:
+    return DataError(
+        f"column '{column}': {count} of {present} values ({count / present:.1%}) are not numbers, "
+        f"e.g. {examples}: too many to ignore as typos (over {STRAY_SHARE_TOLERATED:.0%}) and too few for a "
+        f"category column (under {STRAY_SHARE_AMBIGUOUS:.0%}); fix them, or pass --categorical-columns "
+        f"{column} to treat the column as categories"
+    )
+
+
+def not_a_number(column: str, position: int, value: Any) -> DataError:
+    return DataError(f"column '{column}' row {position + 1}: {value!r} is not a number (the column was declared numeric)")
 
 
 def _parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -94,10 +102,7 @@ def _force_numeric(values: pd.Series) -> pd.Series:
     bad = parsed.isna() & values.notna()
     if bad.any():
         position = int(bad.to_numpy().argmax())
-        raise DataError(
-            f"column '{values.name}' row {position + 1}: {values.iloc[position]!r} is not a number "
-            "(the column was declared numeric)"
-        )
+        raise not_a_number(values.name, position, values.iloc[position])
     return parsed.astype("float64")
 
 

@@ -4,8 +4,9 @@ Text columns are dictionary-encoded once; trimming, missing-value tokens and the
 rule then run on each column's distinct values, and the rows take their results by code. Exact
 duplicates are found by a hash of every row's values, and only rows sharing a hash are compared
 (by pandas' own `duplicated`, on those rows alone), so equal rows and pandas' notion of equal agree.
-The result is a pyarrow Table carrying the pandas metadata `DataFrame.to_parquet` writes, so the
-Parquet file is the one the pandas path writes; `frame()` gives the DataFrame the pandas path returns.
+The result is a pyarrow Table with the pandas metadata `DataFrame.to_parquet` writes: its Parquet file
+holds the pandas path's rows, types and metadata (the same bytes when pyarrow read the file in one
+chunk); `CleanedTable.frame()` gives the DataFrame the pandas path returns.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def _text(column: pa.ChunkedArray) -> _Column:
     encoded = column.dictionary_encode()
     if encoded.num_chunks:
         dictionary = encoded.chunk(0).dictionary
-        indices = np.concatenate([c.indices.fill_null(-1).to_numpy() for c in encoded.chunks]).astype(np.int64)
+        indices = np.concatenate([c.indices.fill_null(-1).to_numpy() for c in encoded.chunks])
     else:
-        dictionary, indices = pa.array([], pa.string()), np.zeros(0, np.int64)
+        dictionary, indices = pa.array([], pa.string()), np.zeros(0, np.int32)
     # pandas' str.strip on Arrow-backed strings is this kernel; then the tokens
     trimmed = pd.Series(pc.utf8_trim_whitespace(dictionary).to_pylist(), dtype=object)
     trimmed = trimmed.where(~trimmed.isin(MISSING_TOKENS), None)
@@ -122,12 +123,7 @@ def _infer_numeric(column: str, text: _Column) -> tuple[_Column, dict[str, Any] 
         return text, None
     examples = [str(v) for v in text.distinct[bad][:cleaning.STRAY_EXAMPLES]]  # in order of first appearance
     if count > cleaning.STRAY_SHARE_TOLERATED * present:
-        raise DataError(
-            f"column '{column}': {count} of {present} values ({count / present:.1%}) are not numbers, "
-            f"e.g. {examples}: too many to ignore as typos (over {cleaning.STRAY_SHARE_TOLERATED:.0%}) and too few "
-            f"for a category column (under {cleaning.STRAY_SHARE_AMBIGUOUS:.0%}); fix them, or pass "
-            f"--categorical-columns {column} to treat the column as categories"
-        )
+        raise cleaning.ambiguous_column(column, count, present, examples)
     return _as_numbers(text, parsed), ({"count": count, "examples": examples} if count else None)
 
 
@@ -138,8 +134,7 @@ def _force_numeric(column: str, typed: _Column) -> _Column:
     bad_rows = np.append(bad, False)[typed.codes]
     if bad_rows.any():
         position = int(bad_rows.argmax())
-        raise DataError(f"column '{column}' row {position + 1}: {typed.distinct[typed.codes[position]]!r} is not a "
-                        "number (the column was declared numeric)")
+        raise cleaning.not_a_number(column, position, typed.distinct[typed.codes[position]])
     return _as_numbers(typed, parsed)
 
 
