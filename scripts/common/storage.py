@@ -56,11 +56,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 class PendingWrite:
-    """A file a thread is writing under a temporary name beside `path` (atomic_path's); `finish()` waits for it
-    and renames it into place, so a step that fails meanwhile leaves only a temporary (remove_temporaries)."""
+    """A file a thread writes under a temporary name beside `path` (atomic_path's): `write(handle)` gets an open
+    pyarrow file (writing it needs no GIL). `finish()` waits for it and renames it into place; a step that
+    fails first leaves nothing: the temporary name is removed when this object goes (the thread's writes then
+    go to an unlinked file)."""
 
     def __init__(self, path: Path, write: Any) -> None:
+        import weakref
         from concurrent.futures import ThreadPoolExecutor
+
+        import pyarrow as pa
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,18 +73,21 @@ class PendingWrite:
         os.close(fd)
         self._tmp = Path(tmp_name)
         os.chmod(self._tmp, 0o666 & ~_umask())
-        self._pool = ThreadPoolExecutor(1)
-        self._done = self._pool.submit(write, self._tmp)
-        self._pool.shutdown(wait=False)
+        self._handle = pa.OSFile(tmp_name, "wb")
+        self._cleanup = weakref.finalize(self, self._tmp.unlink, missing_ok=True)
+        pool = ThreadPoolExecutor(1)
+        self._done = pool.submit(write, self._handle)
+        pool.shutdown(wait=False)
 
     def finish(self) -> Path:
         try:
             self._done.result()
+            self._handle.close()
             with open(self._tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(self._tmp, self.path)
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._cleanup()
         return self.path
 
 

@@ -29,7 +29,7 @@ def start_cleaned_rows(directory: Path, host: str, rows: Any) -> storage.Pending
     """Begin writing the cleaned rows in a thread (Parquet encoding releases the GIL), so that roles and the schema
     are inferred meanwhile; write_cleaned finishes it. `rows`: as write_cleaned's."""
     table = storage.pandas_table(rows) if isinstance(rows, pd.DataFrame) else rows.table
-    return storage.PendingWrite(Path(directory) / f"cleaned-{host}.parquet", lambda tmp: storage.write_parquet(table, tmp))
+    return storage.PendingWrite(Path(directory) / f"cleaned-{host}.parquet", lambda handle: storage.write_parquet(table, handle))
 
 
 def write_cleaned(directory: Path, host: str, rows: Any, schema_summary: dict, report: dict) -> None:

@@ -147,12 +147,21 @@ def _category_text(typed: _Column) -> _Column:
     return _Column(codes=codes.astype(np.int64), distinct=text)
 
 
+def _shared(digest: np.ndarray) -> np.ndarray:
+    """Positions of the values that occur more than once. A count of each value's top bits first (one pass,
+    no hashing), then a hash table of only the values whose top bits are shared."""
+    bits = min(max(int(len(digest)).bit_length() + 2, 10), 23)  # 2 million rows: 8 million counts (64 MB)
+    buckets = (digest >> np.uint64(64 - bits)).astype(np.intp)
+    maybe = np.flatnonzero(np.bincount(buckets, minlength=1 << bits)[buckets] > 1)
+    return maybe[pd.Series(digest[maybe]).duplicated(keep=False).to_numpy()]
+
+
 def _duplicates(columns: list[_Column], names: list[str], rows: int) -> np.ndarray:
     """DataFrame.duplicated() of the columns: rows equal to an earlier row."""
     digest = np.zeros(rows, np.uint64)
     for column in columns:
         column.key_into(digest)
-    candidates = np.flatnonzero(pd.Series(digest).duplicated(keep=False).to_numpy())
+    candidates = _shared(digest)
     duplicate = np.zeros(rows, bool)
     if len(candidates):  # the exact comparison, on the rows that share a hash with another
         few = pa.table({n: c.data for n, c in zip(names, columns)}).take(pa.array(candidates))

@@ -160,3 +160,20 @@ def test_many_rows_with_few_drops_keep_their_order(tmp_path):
     frame.to_csv(tmp_path / "many.csv", index=False)
     old = assert_same([tmp_path / "many.csv"], "y", tmp_path)
     assert 0 < len(old) < rows - 1000  # many duplicates and some rows without a target were dropped
+
+
+def test_rows_written_by_a_thread_are_the_same_file_and_an_unfinished_write_leaves_nothing(tmp_path):
+    import gc
+
+    rows = cleaning.read([DATA], "refuse")
+    cleaned, report = cleaning.clean(rows, "Class")
+    channels.write_cleaned(tmp_path / "direct", "algo-1", cleaned, {}, report)
+    pending = channels.start_cleaned_rows(tmp_path / "thread", "algo-1", cleaned)
+    channels.write_cleaned(tmp_path / "thread", "algo-1", pending, {}, report)
+    assert (sha256_file(tmp_path / "thread" / "cleaned-algo-1.parquet")
+            == sha256_file(tmp_path / "direct" / "cleaned-algo-1.parquet"))
+    abandoned = channels.start_cleaned_rows(tmp_path / "failed", "algo-1", cleaned)  # the step fails before finishing
+    abandoned._done.result()
+    del abandoned
+    gc.collect()
+    assert list((tmp_path / "failed").iterdir()) == []
