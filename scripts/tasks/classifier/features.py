@@ -151,7 +151,9 @@ def _every_category_once(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame | 
         codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
         if len(uniques) + 1 >= MAX_CATEGORIES:  # +1: sklearn counts the rare-category slot too
             return None
-        positions[column] = np.unique(codes, return_index=True)[1]
+        # factorize numbers the values in order of first appearance: each first appearance is a new running maximum
+        running = np.maximum.accumulate(codes)
+        positions[column] = np.flatnonzero(np.r_[True, running[1:] > running[:-1]]) if len(codes) else codes
     for column in schema.numeric:
         missing = frame[column].isna().to_numpy()
         positions[column] = np.unique(np.r_[0, np.flatnonzero(missing)[:1]])
