@@ -2,7 +2,7 @@
 """Data volume: clean.py, feature.py and train.py on a large CSV, beside a plain pyarrow read of it.
 
     ROWS=2000000 [QUOTING=needed] .venv/bin/python bench/volume_bench.py [--skip-train] [--baseline REF]
-        [--estimators "gb:n_estimators=20,hgb"]
+        [--repeat N] [--estimators "gb:n_estimators=20,hgb"]
 
 Builds ROWS rows (default 2,000,000) by resampling data/lending_club.csv with jittered numbers,
 the categories kept, 1% blanks in two numeric columns, some exact duplicate rows and rows without
@@ -11,8 +11,10 @@ is, or quoted as pyarrow writes strings (QUOTING=needed). Each step runs as a re
 process through localrun's ProcessEngine in its own /opt/ml tree (as tests/steps does); its wall
 time is from start to exit and its peak RSS is the child's own ru_maxrss (os.wait4), so a step's
 figures never include the bench's memory or another step's. `pyarrow.csv.read_csv` of the same
-file runs the same way. Then train.py on the feature output, once per estimator.
-The last line holds the ratios as name=value pairs.
+file runs the same way, and so does the floor of a clean step that writes Parquet: that read, then
+`pyarrow.parquet.write_table` of what it read, with pandas imported. `--repeat N` runs every measured
+process N times, interleaved (a shared machine's load moves between runs), and reports the median of each.
+Then train.py on the feature output, once per estimator. The last line holds the ratios as name=value pairs.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class Measured:
     seconds: float
     peak_rss_mb: float
     exit_code: int
+    cpu_seconds: float = 0.0  # user + system: less moved by other jobs' load than the wall time
 
 
 def wait_measured(process: subprocess.Popen, started: float) -> Measured:
@@ -91,7 +94,7 @@ def wait_measured(process: subprocess.Popen, started: float) -> Measured:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode)
+    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def measuring_engine():
@@ -128,11 +131,14 @@ def run_step(session, engine, step: str, inputs: dict, arguments: dict | None = 
     return result, measured
 
 
-def pyarrow_read(path: Path) -> Measured:
-    """A plain pyarrow read of the file in its own process (the same Python, so the same start-up cost)."""
+def pyarrow_read(path: Path, write_to: Path | None = None) -> Measured:
+    """A plain pyarrow read of the file in its own process (the same Python, so the same start-up cost); with
+    `write_to`, pandas imported and the table written there as Parquet: the floor of a clean step."""
     reader = "pyarrow.csv.read_csv" if path.suffix == ".csv" else "pyarrow.parquet.read_table"
     module = reader.rsplit(".", 1)[0]
     code = f"import {module}; t = {reader}({str(path)!r}); print(t.num_rows)"
+    if write_to is not None:
+        code = f"import pandas, pyarrow.parquet; {code}; pyarrow.parquet.write_table(t, {str(write_to)!r})"
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
     measured = wait_measured(process, started)
@@ -155,7 +161,7 @@ def scripts_of(ref: str, work: Path):
     import localrun.engines
 
     target = work / f"scripts-{ref.replace('/', '_')}"
-    target.mkdir()
+    target.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "scripts"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     saved = localrun.engines.SCRIPTS
@@ -175,12 +181,46 @@ def clean_and_feature(work: Path, csv_path: Path, name: str = "run"):
     return session, engine, clean, feature
 
 
-def digests(*results) -> dict[str, str]:
-    """SHA-256 of every output file of the given step results, by output name and file name."""
+def contents(*results) -> dict[str, object]:
+    """Every output file of the given step results, by output name and file name: Parquet files as their
+    table and schema metadata (pyarrow may split columns into chunks differently), others by SHA-256."""
+    import pyarrow.parquet as pq
+
     from common.storage import sha256_file
 
-    return {f"{name}/{f.name}": sha256_file(f) for result in results for name, directory in result.outputs.items()
+    def content(f: Path):
+        if f.suffix == ".parquet":
+            table = pq.read_table(f)
+            return table.combine_chunks(), table.schema.metadata
+        return sha256_file(f)
+
+    return {f"{name}/{f.name}": content(f) for result in results for name, directory in result.outputs.items()
             for f in sorted(Path(directory).rglob("*")) if f.is_file()}
+
+
+def same_contents(left: dict, right: dict) -> bool:
+    if left.keys() != right.keys():
+        return False
+    return all(a == b if isinstance(a, str) else (a[0].equals(b[0]) and a[1] == b[1]) for a, b in
+               ((left[k], right[k]) for k in left))
+
+
+def median(runs: list[Measured]) -> Measured:
+    """Median wall and CPU time, the largest peak RSS; any failed run's exit code wins."""
+    def middle(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    failed = next((m.exit_code for m in runs if m.exit_code), 0)
+    return Measured(middle([m.seconds for m in runs]), max(m.peak_rss_mb for m in runs), failed,
+                    middle([m.cpu_seconds for m in runs]))
+
+
+def build_in_child(path: Path, rows: int) -> dict[str, int]:
+    """build_csv in a process of its own: a child's ru_maxrss starts from its parent's high-water mark (Linux
+    keeps it across fork and exec), so the bench itself must never hold the 2-million-row frame."""
+    code = (f"import json, sys; sys.path[:0] = {[str(ROOT / 'scripts'), str(ROOT)]!r}; from pathlib import Path; "
+            f"from bench.volume_bench import build_csv; print(json.dumps(build_csv(Path({str(path)!r}), {rows})))")
+    return json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
 # ---- report ----------------------------------------------------------------------------------------
@@ -188,6 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--baseline", metavar="REF", help="also run clean.py and feature.py of git revision REF (e.g. main)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every measured process (median reported)")
     parser.add_argument("--estimators", default="gb,hgb",
                         help="train.py runs to time: estimator[:k=v;k=v] (extra hyperparameters), comma-separated")
     args = parser.parse_args()
@@ -196,20 +237,35 @@ def main() -> None:
         work = Path(tmp)
         csv_path = work / "raw" / "volume.csv"
         started = time.perf_counter()
-        expected = build_csv(csv_path, rows)
+        expected = build_in_child(csv_path, rows)
         size_mb = csv_path.stat().st_size / 1e6
         print(f"built {rows} rows, {size_mb:.0f} MB CSV in {time.perf_counter() - started:.1f} s "
               f"(drops expected: {expected})", flush=True)
-        arrow = pyarrow_read(csv_path)
-        session, engine, (clean, clean_m), (feature, feature_m) = clean_and_feature(work, csv_path)
+        runs: dict[str, list[Measured]] = {}
+        for attempt in range(args.repeat):
+            runs.setdefault("arrow", []).append(pyarrow_read(csv_path))
+            runs.setdefault("floor", []).append(pyarrow_read(csv_path, work / "floor.parquet"))
+            session, engine, (clean, clean_m), (feature, feature_m) = clean_and_feature(work, csv_path, f"run-{attempt}")
+            runs.setdefault("clean", []).append(clean_m)
+            runs.setdefault("feature", []).append(feature_m)
+            if args.baseline:
+                with scripts_of(args.baseline, work / f"baseline-scripts-{attempt}"):
+                    _, _, (b_clean, base_clean), (b_feature, base_feature) = clean_and_feature(
+                        work, csv_path, f"baseline-{attempt}")
+                runs.setdefault("base_clean", []).append(base_clean)
+                runs.setdefault("base_feature", []).append(base_feature)
+                if not attempt:
+                    compared = (clean, feature), (b_clean, b_feature)
+        if args.baseline:  # after every measured run: reading the outputs grows this process (see build_in_child)
+            same = same_contents(contents(*compared[0]), contents(*compared[1]))
+            print(f"outputs of clean.py and feature.py equal to {args.baseline}'s: {same}", flush=True)
+        arrow, floor, clean_m, feature_m = (median(runs[k]) for k in ("arrow", "floor", "clean", "feature"))
         (report_file,) = sorted(Path(clean.outputs["cleaned"]).glob("report-*.json"))
         report = json.loads(report_file.read_text())
-        lines = [("pyarrow.csv.read_csv", arrow), ("clean.py", clean_m), ("feature.py", feature_m)]
+        lines = [("pyarrow.csv.read_csv", arrow), ("read_csv + Parquet write (pandas imported)", floor),
+                 ("clean.py", clean_m), ("feature.py", feature_m)]
         if args.baseline:
-            with scripts_of(args.baseline, work):
-                _, _, (b_clean, base_clean), (b_feature, base_feature) = clean_and_feature(work, csv_path, "baseline")
-            same = digests(clean, feature) == digests(b_clean, b_feature)
-            print(f"outputs of clean.py and feature.py byte-identical to {args.baseline}'s: {same}", flush=True)
+            base_clean, base_feature = median(runs["base_clean"]), median(runs["base_feature"])
             lines += [(f"clean.py of {args.baseline}", base_clean), (f"feature.py of {args.baseline}", base_feature)]
         train_rows, trained = None, {}
         if not args.skip_train:
@@ -230,13 +286,21 @@ def main() -> None:
                 trained[estimator] = (measured.seconds, trees)
         print(f"\nrows in {report['rows_in']}, out {report['rows_out']}, dropped {report['dropped']}"
               + (f"; train split {train_rows} rows" if train_rows else ""))
-        print(f"{'process':<44}{'seconds':>10}{'peak RSS MB':>14}{'exit':>6}")
+        print(f"{'process (median of ' + str(args.repeat) + ')':<44}{'seconds':>10}{'x pyarrow':>11}{'CPU s':>8}"
+              f"{'x pyarrow':>11}{'peak RSS MB':>14}{'exit':>6}")
         for name, m in lines:
-            print(f"{name:<44}{m.seconds:>10.1f}{m.peak_rss_mb:>14.0f}{m.exit_code:>6}")
+            print(f"{name:<44}{m.seconds:>10.1f}{m.seconds / arrow.seconds:>11.2f}{m.cpu_seconds:>8.1f}"
+                  f"{m.cpu_seconds / arrow.cpu_seconds:>11.2f}{m.peak_rss_mb:>14.0f}{m.exit_code:>6}")
+        if args.repeat > 1:
+            print("every run, seconds (CPU): " + "; ".join(
+                f"{k} {', '.join(f'{m.seconds:.1f} ({m.cpu_seconds:.1f})' for m in v)}" for k, v in runs.items()))
         ratios = {
             "rows": rows,
             "csv_mb": round(size_mb),
+            "floor_time_vs_pyarrow": floor.seconds / arrow.seconds,
             "clean_time_vs_pyarrow": clean_m.seconds / arrow.seconds,
+            "clean_cpu_vs_pyarrow": clean_m.cpu_seconds / arrow.cpu_seconds,
+            "feature_cpu_vs_pyarrow": feature_m.cpu_seconds / arrow.cpu_seconds,
             "feature_time_vs_pyarrow": feature_m.seconds / arrow.seconds,
             "clean_rss_vs_pyarrow": clean_m.peak_rss_mb / arrow.peak_rss_mb,
             "feature_rss_vs_pyarrow": feature_m.peak_rss_mb / arrow.peak_rss_mb,
@@ -246,6 +310,7 @@ def main() -> None:
             ratios["clean_time_baseline_vs_now"] = base_clean.seconds / clean_m.seconds
             ratios["feature_time_baseline_vs_now"] = base_feature.seconds / feature_m.seconds
             ratios["clean_rss_baseline_vs_now"] = base_clean.peak_rss_mb / clean_m.peak_rss_mb
+            ratios["feature_rss_baseline_vs_now"] = base_feature.peak_rss_mb / feature_m.peak_rss_mb
         if "gb" in trained and "hgb" in trained:  # per tree: the GB run may be capped to fewer trees
             (gb_s, gb_trees), (hgb_s, hgb_trees) = trained["gb"], trained["hgb"]
             ratios["train_gb_vs_hgb_seconds_per_tree"] = (gb_s / gb_trees) / (hgb_s / hgb_trees)

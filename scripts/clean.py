@@ -31,7 +31,8 @@ def tabular(job, files, task: str) -> None:
     With the roles step's output (the pipeline's way) every instance applies those roles; alone, clean
     infers them from its own rows."""
     params = job.params(STEP.params)
-    rows = read_tables(files, params["bad_rows"])
+    rows = cleaning.read(files, params["bad_rows"])  # CSV: a pyarrow table, cleaned without a pandas copy
+    (out,) = STEP.outputs
     if job.has_input("roles"):
         given = [name for name in ROLE_PARAMS if params[name]]
         if given:
@@ -41,7 +42,8 @@ def tabular(job, files, task: str) -> None:
         if pinned["schema"]["target"] != params["target"]:
             raise ConfigError(f"argument '--target' is '{params['target']}' but the roles step's target is "
                               f"'{pinned['schema']['target']}'")
-        cleaned, report, inferred = pinning.apply(rows, pinned)
+        cleaned, frame, report, inferred = pinning.apply(rows, pinned)
+        rows_written = channels.start_cleaned_rows(job.output(out.name), job.hosts.current, cleaned)
         found = None  # the roles step logged them, with their warnings
     else:
         declared = roles.declared_roles(
@@ -53,12 +55,14 @@ def tabular(job, files, task: str) -> None:
             rows, params["target"], numeric={c for c, r in declared.items() if r == roles.NUMERIC},
             categorical={c for c, r in declared.items() if r in roles.STRING_ROLES},
         )
-        found = roles.infer(cleaned, params["target"], declared, params["feature_columns"], params["leakage"])
+        rows_written = channels.start_cleaned_rows(job.output(out.name), job.hosts.current, cleaned)  # a thread, meanwhile:
+        frame = cleaning.frame(cleaned)
+        found = roles.infer(frame, params["target"], declared, params["feature_columns"], params["leakage"])
         report["roles"] = found.report()
-        inferred = schema.infer(cleaned, params["target"], params["positive_label"], params["id_columns"],
+        inferred = schema.infer(frame, params["target"], params["positive_label"], params["id_columns"],
                                 roles=found.roles, task=task)
-    (out,) = STEP.outputs
-    channels.write_cleaned(job.output(out.name), job.hosts.current, cleaned, cleaning.summarize_schema(inferred, cleaned), report)
+    channels.write_cleaned(job.output(out.name), job.hosts.current, rows_written, cleaning.summarize_schema(inferred, frame),
+                           report)
     print(f"clean: {report['rows_in']} rows in, {report['rows_out']} out, dropped {report['dropped']}; "
           f"target '{inferred.target}': {inferred.kind}" + (f" {list(inferred.labels)}" if inferred.labels else ""))
     if found is None:

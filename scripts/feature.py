@@ -10,7 +10,9 @@ Forecast data (the task clean wrote into the schema): per series, the last `hori
 in one, for the ShardedByS3Key train channel); output `schema` carries the task on.
 """
 
-from common.storage import write_json
+from concurrent.futures import ThreadPoolExecutor
+
+from common.storage import pandas_table, write_json
 from contract import processing_job, run_processing
 from monitoring import baseline
 from pipeline.spec import BATCH_TEST_FILE, CLASSIFIER, FORECAST, SPLITS
@@ -52,21 +54,27 @@ def main() -> None:
     source = job.input(STEP.input("cleaned").name)
     schema = channels.read_cleaned_schema(source)
     rows = channels.read_cleaned_rows(source)
-    repeated = rows.duplicated()  # rows that several clean instances each kept once
+    repeated = features.repeated_rows(rows, channels.cleaned_shards(source))  # kept by several clean instances
     duplicates = int(repeated.sum())
-    rows = rows[~repeated].reset_index(drop=True)
+    if duplicates:
+        rows = rows[~repeated].reset_index(drop=True)
     parts = features.split(rows, schema, params["validation_fraction"], params["test_fraction"], params["seed"])
-    for name, part in zip(SPLITS, parts):
-        channels.write_split(job.output(STEP.output(name).name), name, part)
-    channels.write_preprocessor(job.output(STEP.output("preprocessor").name), features.fit_preprocessor(parts[0], schema), schema)
-    channels.write_batch(job.output(STEP.output("batch").name), BATCH_TEST_FILE, parts[2], schema)
-    # what drift checks compare new data and captured requests with: the training rows' features
-    train_features = parts[0][list(schema.features)]
-    statistics = baseline.statistics(train_features, features.monitoring_roles(schema))
-    statistics["excluded_columns"] = features.excluded_columns(schema)  # ours: what drift must not call extra
-    out = job.output(STEP.output("baseline").name)
-    write_json(out / "constraints.json", baseline.constraints(train_features, stats=statistics))
-    write_json(out / "statistics.json", statistics)
+    # Parquet encoding releases the GIL: a thread writes the splits while this one fits and counts
+    with ThreadPoolExecutor(1) as background:
+        writes = [background.submit(channels.write_split, job.output(STEP.output(name).name), name, pandas_table(part))
+                  for name, part in zip(SPLITS, parts)]
+        channels.write_preprocessor(job.output(STEP.output("preprocessor").name), features.fit_preprocessor(parts[0], schema),
+                                    schema)
+        channels.write_batch(job.output(STEP.output("batch").name), BATCH_TEST_FILE, parts[2], schema)
+        # what drift checks compare new data and captured requests with: the training rows' features
+        train_features = parts[0][list(schema.features)]
+        statistics = baseline.statistics(train_features, features.monitoring_roles(schema))
+        statistics["excluded_columns"] = features.excluded_columns(schema)  # ours: what drift must not call extra
+        out = job.output(STEP.output("baseline").name)
+        write_json(out / "constraints.json", baseline.constraints(train_features, stats=statistics))
+        write_json(out / "statistics.json", statistics)
+        for written in writes:
+            written.result()
     sizes = ", ".join(f"{name} {len(part)}" for name, part in zip(SPLITS, parts))
     print(f"feature: {sizes} rows ({duplicates} duplicates across clean shards dropped)")
 

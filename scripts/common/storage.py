@@ -19,7 +19,7 @@ import sys
 import tempfile
 import types
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +53,42 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class PendingWrite:
+    """A file a thread writes under a temporary name beside `path` (atomic_path's): `write(handle)` gets an open
+    pyarrow file (writing it needs no GIL). `finish()` waits for it and renames it into place; a step that
+    fails first leaves nothing: the temporary name is removed when this object goes (the thread's writes then
+    go to an unlinked file)."""
+
+    def __init__(self, path: Path, write: Any) -> None:
+        import weakref
+        from concurrent.futures import ThreadPoolExecutor
+
+        import pyarrow as pa
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp_name)
+        os.chmod(self._tmp, 0o666 & ~_umask())
+        self._handle = pa.OSFile(tmp_name, "wb")
+        self._cleanup = weakref.finalize(self, self._tmp.unlink, missing_ok=True)
+        pool = ThreadPoolExecutor(1)
+        self._done = pool.submit(write, self._handle)
+        pool.shutdown(wait=False)
+
+    def finish(self) -> Path:
+        try:
+            self._done.result()
+            self._handle.close()
+            with open(self._tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self._tmp, self.path)
+        finally:
+            self._cleanup()
+        return self.path
 
 
 def remove_temporaries(directory: Path) -> list[Path]:
@@ -130,11 +166,32 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
+    if path.suffix != ".csv":
+        return write_arrow_table(pandas_table(df), path)
     with atomic_path(path) as tmp:
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
+        df.to_csv(tmp, index=False)
+
+
+def pandas_table(df: pd.DataFrame) -> Any:
+    """The pyarrow Table DataFrame.to_parquet(index=False) writes: the pandas metadata, and the attrs too."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if df.attrs:
+        table = table.replace_schema_metadata({**table.schema.metadata, b"PANDAS_ATTRS": json.dumps(df.attrs).encode()})
+    return table
+
+
+def write_arrow_table(table: Any, path: Path) -> None:
+    """A pyarrow Table as Parquet, written as DataFrame.to_parquet writes it (snappy)."""
+    with atomic_path(path) as tmp:
+        write_parquet(table, tmp)
+
+
+def write_parquet(table: Any, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, compression="snappy")
 
 
 def sha256_file(path: Path) -> str:
@@ -368,3 +425,132 @@ def sha256_frame(df: pd.DataFrame) -> str:
     digest = hashlib.sha256(",".join(map(str, df.columns)).encode())
     digest.update(hashed.tobytes())
     return digest.hexdigest()
+
+
+
+# ---- the Arrow reader (clean.py's fast path) --------------------------------------------------------
+class ArrowRows(NamedTuple):
+    """CSV rows as pyarrow read them, typed as read_tables types them; rows dropped by `bad_rows`, by reason."""
+
+    table: Any  # pyarrow.Table
+    dropped_rows: dict[str, int]
+
+
+ARROW_BLOCK = 1 << 23  # bytes pyarrow parses at a time: a column in 8 MB pieces, not 1 MB (fewer chunks to walk)
+
+
+class _RaggedRecord(Exception):
+    pass
+
+
+def read_arrow_tables(files: list[Path], bad_rows: str, na_tokens: frozenset[str]) -> ArrowRows | None:
+    """read_tables' rows as one pyarrow Table, or None when only read_tables reads them as it does.
+
+    Every file must be CSV (Parquet keeps pandas' own reading); `na_tokens` are pandas.read_csv's
+    default missing-value tokens. Each column gets the type pandas.read_csv gives it: int64, float64
+    (integers with gaps, columns without a value), bool, or string (pandas' object columns: dates
+    and times stay text, booleans with gaps are "True"/"False"). The checks and their messages are
+    read_table's: ragged records refused naming the line or dropped by reason, repeated names,
+    undecodable bytes, empty files. None when files disagree on a column's type other than int64
+    against float64 (pandas would mix values in an object column). Known differences from pandas'
+    parser, in spellings we have not seen written: hexadecimal integers ("0x1F") read as numbers and
+    integers with a leading "+" as float64.
+    """
+    if not files or any(Path(p).suffix.lower() != ".csv" for p in files):
+        return None
+    import pyarrow as pa
+
+    read = [_read_arrow_csv(Path(p), bad_rows, na_tokens) for p in files]
+    first = read[0][0].column_names
+    for path, (table, _) in zip(files[1:], read[1:]):
+        if sorted(table.column_names) != sorted(first):
+            missing = sorted(set(first) - set(table.column_names))
+            extra = sorted(set(table.column_names) - set(first))
+            raise DataError(f"{path}: columns differ from {Path(files[0]).name} (missing {missing}, extra {extra})")
+    tables = [table.select(first) for table, _ in read]
+    types = {name: {t.schema.field(name).type for t in tables} for name in first}
+    if any(len(kinds) > 1 and kinds != {pa.int64(), pa.float64()} for kinds in types.values()):
+        return None
+    if len(tables) > 1:
+        schema = pa.schema([(n, pa.float64() if len(types[n]) > 1 else next(iter(types[n]))) for n in first])
+        tables = [pa.concat_tables([t.cast(schema) for t in tables])]
+    dropped = {reason: sum(d[reason] for _, d in read) for reason in read[0][1]}
+    return ArrowRows(tables[0], dropped)
+
+
+def _read_arrow_csv(path: Path, bad_rows: str, na_tokens: frozenset[str]) -> tuple[Any, dict[str, int]]:
+    import pyarrow as pa
+
+    if bad_rows not in BAD_ROWS:
+        raise DataError(f"bad_rows must be one of {list(BAD_ROWS)}, got {bad_rows!r}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty (0 bytes)")
+    dropped = {"too_few_fields": 0, "too_many_fields": 0}
+    source: Any = path
+    try:
+        table = _arrow_csv(source, path, na_tokens)
+    except _RaggedRecord:
+        # the rare case: csv.reader names the line (refuse) or keeps the good records (drop), as read_table does
+        kept, dropped = _checked_csv(path, bad_rows)
+        if kept == path:  # csv.reader finds no ragged record where pyarrow did
+            raise DataError(f"{path}: malformed CSV: a record's field count differs from the header's") from None
+        source = io.BytesIO(kept.getvalue().encode("utf-8"))
+        table = _arrow_csv(source, path, na_tokens)
+    raw_names = table.column_names
+    names = [name.lstrip() for name in raw_names]  # skipinitialspace, as read_table reads
+    _refuse_repeated_names(path, names)
+    if table.num_rows == 0:
+        raise DataError(f"{path}: has a header but no rows")
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        raise DataError(f"{path}: {_first_undecodable(path)}")
+    temporal = [f.name for f in table.schema if pa.types.is_temporal(f.type)]
+    if temporal:  # pandas reads dates and times as text: read those columns again, as text
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        text = _arrow_csv(source, path, na_tokens, as_text=temporal)
+        table = pa.table({name: text.column(name) if name in temporal else table.column(name) for name in raw_names})
+    return _as_read_csv_types(table.rename_columns(names)), dropped
+
+
+def _arrow_csv(source: Any, path: Path, na_tokens: frozenset[str], as_text: list[str] | None = None):
+    """pyarrow.csv.read_csv with pandas.read_csv's missing-value tokens and booleans, stopped by a ragged
+    record (_RaggedRecord). `as_text`: only these columns, as text."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    ragged_records: list = []
+
+    def ragged(row: Any) -> str:  # an exception raised here would be swallowed: pyarrow's error is recognised below
+        ragged_records.append(row)
+        return "error"
+
+    convert = pacsv.ConvertOptions(
+        null_values=sorted(na_tokens), true_values=["True", "TRUE", "true"], false_values=["False", "FALSE", "false"],
+        strings_can_be_null=False, column_types={n: pa.string() for n in as_text or ()}, include_columns=as_text or (),
+    )
+    try:
+        return pacsv.read_csv(source, read_options=pacsv.ReadOptions(block_size=ARROW_BLOCK),
+                              parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=ragged),
+                              convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        if ragged_records:
+            raise _RaggedRecord() from None
+        if "Empty CSV file" in str(exc):
+            raise DataError(f"{path}: no header and no rows") from None
+        raise DataError(f"{path}: malformed CSV: {exc}") from None
+
+
+def _as_read_csv_types(table: Any) -> Any:
+    """pandas.read_csv's types: integers with gaps and columns without values are float64; booleans with gaps
+    are object columns, whose text cleaning reads ("True"/"False")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        if pa.types.is_null(field.type) or (pa.types.is_integer(field.type) and column.null_count):
+            column = column.cast(pa.float64())
+        elif pa.types.is_boolean(field.type) and column.null_count:
+            column = pc.if_else(column, "True", "False")
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)

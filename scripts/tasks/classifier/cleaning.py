@@ -8,11 +8,25 @@ import numpy as np
 import pandas as pd
 
 from common.errors import DataError
+from common.storage import ArrowRows, read_arrow_tables, read_tables
 
 from . import target
 from .schema import MISSING_TOKENS, Schema
 
 _BLANKS = {token: None for token in MISSING_TOKENS}
+
+
+def read(files: list, bad_rows: str) -> ArrowRows | pd.DataFrame:
+    """The raw rows for `clean`: pyarrow's read of CSV files (the fast path, cleaning_arrow), else read_tables'."""
+    rows = read_arrow_tables(files, bad_rows, MISSING_TOKENS)
+    return rows if rows is not None else read_tables(files, bad_rows)
+
+
+def frame(cleaned: Any) -> pd.DataFrame:
+    """`clean`'s rows as a DataFrame (the fast path returns a pyarrow Table)."""
+    if isinstance(cleaned, pd.DataFrame):
+        return cleaned
+    return cleaned.frame()
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:
@@ -48,16 +62,24 @@ def _infer_numeric(df: pd.DataFrame, skip: set[str]) -> tuple[pd.DataFrame, dict
             continue
         examples = [str(v) for v in pd.unique(values[bad])[:STRAY_EXAMPLES]]
         if count > STRAY_SHARE_TOLERATED * present:
-            raise DataError(
-                f"column '{column}': {count} of {present} values ({count / present:.1%}) are not numbers, "
-                f"e.g. {examples}: too many to ignore as typos (over {STRAY_SHARE_TOLERATED:.0%}) and too few for a "
-                f"category column (under {STRAY_SHARE_AMBIGUOUS:.0%}); fix them, or pass --categorical-columns "
-                f"{column} to treat the column as categories"
-            )
+            raise ambiguous_column(column, count, present, examples)
         out[column] = parsed
         if count:
             strays[column] = {"count": count, "examples": examples}
     return out, strays
+
+
+def ambiguous_column(column: str, count: int, present: int, examples: list[str]) -> DataError:
+    return DataError(
+        f"column '{column}': {count} of {present} values ({count / present:.1%}) are not numbers, "
+        f"e.g. {examples}: too many to ignore as typos (over {STRAY_SHARE_TOLERATED:.0%}) and too few for a "
+        f"category column (under {STRAY_SHARE_AMBIGUOUS:.0%}); fix them, or pass --categorical-columns "
+        f"{column} to treat the column as categories"
+    )
+
+
+def not_a_number(column: str, position: int, value: Any) -> DataError:
+    return DataError(f"column '{column}' row {position + 1}: {value!r} is not a number (the column was declared numeric)")
 
 
 def _parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -80,10 +102,7 @@ def _force_numeric(values: pd.Series) -> pd.Series:
     bad = parsed.isna() & values.notna()
     if bad.any():
         position = int(bad.to_numpy().argmax())
-        raise DataError(
-            f"column '{values.name}' row {position + 1}: {values.iloc[position]!r} is not a number "
-            "(the column was declared numeric)"
-        )
+        raise not_a_number(values.name, position, values.iloc[position])
     return parsed.astype("float64")
 
 
@@ -104,7 +123,13 @@ def clean(
     missing-value tokens become missing; text columns that are numbers, or numbers with at
     most STRAY_SHARE_TOLERATED stray values (made missing, counted in `stray_values`), become
     numeric; columns declared `numeric` or `categorical` are made so.
+    Rows read by `read` with pyarrow are cleaned by cleaning_arrow: the same rows and report, as a
+    cleaning_arrow.CleanedTable (its Parquet file holds this DataFrame's rows; `frame` gives the DataFrame).
     """
+    if isinstance(df, ArrowRows):
+        from . import cleaning_arrow
+
+        return cleaning_arrow.clean(df, target, numeric, categorical)
     if target not in df.columns:
         raise DataError(f"target column '{target}' not found; columns are {list(df.columns)}")
     missing = [c for c in (*sorted(numeric), *sorted(categorical)) if c not in df.columns]

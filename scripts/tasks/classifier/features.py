@@ -28,17 +28,30 @@ MAX_CATEGORIES = 250
 UNKNOWN_CODE = -1
 
 
+def repeated_rows(rows: pd.DataFrame, shards: int) -> pd.Series:
+    """Rows equal to an earlier row: those several clean instances each kept once. One instance's rows
+    have none (clean dropped every exact duplicate), so they are not compared."""
+    if shards <= 1:
+        return pd.Series(False, index=rows.index)
+    return rows.duplicated()
+
+
 def split(
     df: pd.DataFrame, schema: Schema, validation_fraction: float, test_fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Seeded, stratified train/validation/test split."""
+    """Seeded, stratified train/validation/test split.
+
+    The rows train_test_split(df) then train_test_split(rest) give: the split depends only on the row
+    count, the strata and the seed, so it is drawn on row positions, and each part takes its rows once.
+    """
     df = df.reset_index(drop=True)
     labels = target.strata(schema, df[schema.target])  # None (regression): no stratification; rare classes fail
     holdout = validation_fraction + test_fraction
+    positions = np.arange(len(df))
     try:
-        train, rest = train_test_split(df, test_size=holdout, stratify=labels, random_state=seed)
+        train, rest = train_test_split(positions, test_size=holdout, stratify=labels, random_state=seed)
         validation, test = train_test_split(
-            rest, test_size=test_fraction / holdout, stratify=None if labels is None else labels.loc[rest.index],
+            rest, test_size=test_fraction / holdout, stratify=None if labels is None else labels.to_numpy()[rest],
             random_state=seed,
         )
     except ValueError as exc:  # too few rows of a class for a stratified split of these sizes
@@ -47,7 +60,7 @@ def split(
             f"column '{schema.target}': cannot split {len(df)} rows ({minority} of the rarer class) into "
             f"stratified train/validation/test of {1 - holdout:.2f}/{validation_fraction:.2f}/{test_fraction:.2f}: {exc}"
         ) from None
-    return tuple(part.reset_index(drop=True) for part in (train, validation, test))  # type: ignore[return-value]
+    return tuple(df.take(part).reset_index(drop=True) for part in (train, validation, test))  # type: ignore[return-value]
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +114,9 @@ def fit_preprocessor(train: pd.DataFrame, schema: Schema) -> ColumnTransformer:
     distinct values than MAX_CATEGORIES no category is grouped, and the counts change nothing:
     then the whole preprocessor is fitted on a few rows holding every distinct category (and a
     missing number where a column has one), and the numeric imputer is refitted on every row.
-    The fitted preprocessor is the same as one fitted on all rows (tests compare their bytes).
+    The numeric imputer too is then fitted on a few rows: each column's median over every row (what
+    it would compute) and a gap where the column has one. The fitted preprocessor is the same as one
+    fitted on all rows (tests compare their bytes).
     """
     frame = train[list(schema.features)]
     if set(schema.columns("categorical")) != set(schema.categorical):  # text, dates, frequencies: fitted on every row
@@ -111,8 +126,21 @@ def fit_preprocessor(train: pd.DataFrame, schema: Schema) -> ColumnTransformer:
         return build_preprocessor(schema).fit(frame)
     preprocessor = build_preprocessor(schema).fit(few)
     if schema.numeric:  # in place: the fitted object the column transformer holds
-        preprocessor.named_transformers_["num"].fit(frame[list(schema.numeric)])
+        preprocessor.named_transformers_["num"].fit(_medians_and_gaps(frame[list(schema.numeric)]))
     return preprocessor
+
+
+def _medians_and_gaps(numbers: pd.DataFrame) -> pd.DataFrame:
+    """Two rows whose median-imputer fit is the fit on `numbers`: each column's median (NaN when it has no value),
+    then NaN where the column has a gap. SimpleImputer takes the median of the present values as float64;
+    so does np.median, whose mean of the two middle values is the same sum halved."""
+    medians, gaps = {}, {}
+    for column in numbers.columns:
+        values = numbers[column].to_numpy(dtype="float64", na_value=np.nan)
+        present = values[~np.isnan(values)]
+        medians[column] = float(np.median(present)) if len(present) else np.nan
+        gaps[column] = np.nan if len(present) < len(values) else medians[column]
+    return pd.DataFrame([medians, gaps], columns=numbers.columns, dtype="float64")
 
 
 def _every_category_once(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame | None:
@@ -123,7 +151,9 @@ def _every_category_once(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame | 
         codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
         if len(uniques) + 1 >= MAX_CATEGORIES:  # +1: sklearn counts the rare-category slot too
             return None
-        positions[column] = np.unique(codes, return_index=True)[1]
+        # factorize numbers the values in order of first appearance: each first appearance is a new running maximum
+        running = np.maximum.accumulate(codes)
+        positions[column] = np.flatnonzero(np.r_[True, running[1:] > running[:-1]]) if len(codes) else codes
     for column in schema.numeric:
         missing = frame[column].isna().to_numpy()
         positions[column] = np.unique(np.r_[0, np.flatnonzero(missing)[:1]])

@@ -101,8 +101,9 @@ def pin(
     return pinned, found
 
 
-def apply(rows: pd.DataFrame, pinned: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any], Schema]:
-    """One host's rows cleaned in the pinned roles: (cleaned rows, report, the pinned schema).
+def apply(rows: Any, pinned: Mapping[str, Any]) -> tuple[Any, pd.DataFrame, dict[str, Any], Schema]:
+    """One host's rows (as cleaning.read gives them) cleaned in the pinned roles: (cleaned rows as
+    cleaning.clean gives them, the same as a DataFrame, the report, the pinned schema).
 
     The host's columns must be the roles step's (in any order); each column is typed as pinned:
     string roles stay text, numeric ones follow clean's stray rule on this host's values (too many
@@ -110,17 +111,19 @@ def apply(rows: pd.DataFrame, pinned: Mapping[str, Any]) -> tuple[pd.DataFrame, 
     schema = Schema.from_dict(pinned["schema"])
     assigned: dict[str, str] = dict(schema.roles)
     expected = {schema.target, *assigned}
-    missing, extra = sorted(expected - set(rows.columns)), sorted(set(rows.columns) - expected)
+    columns = rows.columns if isinstance(rows, pd.DataFrame) else rows.table.column_names
+    missing, extra = sorted(expected - set(columns)), sorted(set(columns) - expected)
     if missing or extra:
         raise DataError(f"this host's data has different columns from the input the roles step read: missing "
                         f"{missing}, extra {extra}; every file of the input must have the same columns")
     numeric = set(pinned.get("declared_numeric", ()))
     categorical = {c for c, r in assigned.items() if r in column_roles.STRING_ROLES}
     cleaned, report = cleaning.clean(rows, schema.target, numeric=numeric, categorical=categorical)
+    frame = cleaning.frame(cleaned)
     evidence = pinned["roles"].get("evidence", {})
     for column, role in assigned.items():
         declared = evidence.get(column, {}).get("source") == "declared"
-        column_roles.check_role(column, role, cleaned[column], source="declared" if declared else PINNED_BY)
-    schema.encode_target(cleaned[schema.target])  # a value the pinned kind cannot take fails naming its row
+        column_roles.check_role(column, role, frame[column], source="declared" if declared else PINNED_BY)
+    schema.encode_target(frame[schema.target])  # a value the pinned kind cannot take fails naming its row
     report["roles"] = {**pinned["roles"], "source": "the roles step", "sample": pinned["sample"]}
-    return cleaned, report, schema
+    return cleaned, frame, report, schema

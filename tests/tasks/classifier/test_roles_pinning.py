@@ -8,6 +8,7 @@ import pytest
 
 from bench.text_data import generate
 from common.errors import DataError
+from common.storage import read_tables
 from tasks.classifier import cleaning, pinning, roles, schema
 
 TARGET, POSITIVE = "returned", "yes"
@@ -75,7 +76,7 @@ def test_shards_that_would_infer_different_roles_apply_the_pinned_ones_and_agree
     _, pinned = _pin([("part-0.csv", first), ("part-1.csv", second)])
     schemas = []
     for part in (first, second):
-        cleaned, report, pinned_schema = pinning.apply(part, pinned)
+        _, _, report, pinned_schema = pinning.apply(part, pinned)
         assert report["roles"]["source"] == "the roles step" and report["roles"]["sample"]["rows_read"] == 1600
         schemas.append(pinned_schema)
     assert schemas[0] == schemas[1] and schemas[0].roles["code"] == "high_cardinality"
@@ -103,7 +104,7 @@ def test_a_host_whose_data_contradicts_a_pinned_role_fails_naming_the_column():
     files = [("a.csv", frame.iloc[:900].reset_index(drop=True)), ("b.csv", tail.reset_index(drop=True))]
     _, pinned = _pin(files)
     assert pinned["roles"]["roles"]["amount"] == "numeric"  # 1.5% strays over the whole input: tolerated
-    cleaned, report, _ = pinning.apply(files[0][1], pinned)
+    _, cleaned, report, _ = pinning.apply(files[0][1], pinned)
     assert cleaned["amount"].dtype == float and "amount" not in report["stray_values"]
     with pytest.raises(DataError, match="column 'amount' is inferred by the roles step numeric but its values are not "
                                         "numbers"):
@@ -127,3 +128,16 @@ def test_the_roles_steps_file_is_a_roles_file_a_user_can_keep():
     _, pinned = _pin(_files(frame, 2))
     kept = roles.read_roles_file(json.dumps(pinned), "roles.json")
     assert kept == pinned["roles"]["roles"] and kept["review"] == "text"
+
+
+def test_rows_read_by_pyarrow_are_applied_as_the_dataframe_is(tmp_path):
+    frame = generate(rows=800, seed=9)
+    path = tmp_path / "part-0.csv"
+    frame.to_csv(path, index=False)
+    _, pinned = _pin([(path.name, frame)])
+    arrow_rows = cleaning.read([path], "refuse")
+    assert not isinstance(arrow_rows, pd.DataFrame)  # the fast path
+    by_arrow = pinning.apply(arrow_rows, pinned)
+    by_pandas = pinning.apply(read_tables([path]), pinned)
+    pd.testing.assert_frame_equal(by_arrow[1], by_pandas[1])
+    assert by_arrow[2] == by_pandas[2] and by_arrow[3] == by_pandas[3]
