@@ -2,7 +2,7 @@
 """Data volume: clean.py, feature.py and train.py on a large CSV, beside a plain pyarrow read of it.
 
     ROWS=2000000 [QUOTING=needed] .venv/bin/python bench/volume_bench.py [--skip-train] [--baseline REF]
-        [--repeat N] [--estimators "gb:n_estimators=20,hgb"]
+        [--repeat N] [--pinned] [--estimators "gb:n_estimators=20,hgb"]
 
 Builds ROWS rows (default 2,000,000) by resampling data/lending_club.csv with jittered numbers,
 the categories kept, 1% blanks in two numeric columns, some exact duplicate rows and rows without
@@ -172,11 +172,17 @@ def scripts_of(ref: str, work: Path):
         localrun.engines.SCRIPTS = saved
 
 
-def clean_and_feature(work: Path, csv_path: Path, name: str = "run"):
-    """clean.py then feature.py on `csv_path`; returns the session, engine and both (result, Measured)."""
+def clean_and_feature(work: Path, csv_path: Path, name: str = "run", pinned: bool = False):
+    """clean.py then feature.py on `csv_path`; returns the session, engine and both (result, Measured).
+    `pinned`: as the pipeline runs them, roles.py first and clean.py applying its roles.json (then
+    `session.roles` holds the roles step's (result, Measured))."""
     session, engine = new_session(work / name)
     raw = csv_path.parent
-    clean = run_step(session, engine, "clean", {"raw": raw}, {"target": TARGET, "positive_label": POSITIVE, "id_columns": IDS})
+    inputs, arguments = {"raw": raw}, {"target": TARGET, "positive_label": POSITIVE, "id_columns": IDS}
+    if pinned:
+        session.roles = run_step(session, engine, "roles", {"raw": raw}, arguments)
+        inputs, arguments = {**inputs, "roles": session.roles[0].outputs["roles"]}, {"target": TARGET}
+    clean = run_step(session, engine, "clean", inputs, arguments)
     feature = run_step(session, engine, "feature", {"cleaned": clean[0].outputs["cleaned"]})
     return session, engine, clean, feature
 
@@ -229,6 +235,8 @@ def main() -> None:
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--baseline", metavar="REF", help="also run clean.py and feature.py of git revision REF (e.g. main)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of every measured process (median reported)")
+    parser.add_argument("--pinned", action="store_true",
+                        help="run as the pipeline does: roles.py once, then clean.py applying its roles (not inferring)")
     parser.add_argument("--estimators", default="gb,hgb",
                         help="train.py runs to time: estimator[:k=v;k=v] (extra hyperparameters), comma-separated")
     args = parser.parse_args()
@@ -245,7 +253,10 @@ def main() -> None:
         for attempt in range(args.repeat):
             runs.setdefault("arrow", []).append(pyarrow_read(csv_path))
             runs.setdefault("floor", []).append(pyarrow_read(csv_path, work / "floor.parquet"))
-            session, engine, (clean, clean_m), (feature, feature_m) = clean_and_feature(work, csv_path, f"run-{attempt}")
+            session, engine, (clean, clean_m), (feature, feature_m) = clean_and_feature(work, csv_path, f"run-{attempt}",
+                                                                                        pinned=args.pinned)
+            if args.pinned:
+                runs.setdefault("roles", []).append(session.roles[1])
             runs.setdefault("clean", []).append(clean_m)
             runs.setdefault("feature", []).append(feature_m)
             if args.baseline:
@@ -263,7 +274,8 @@ def main() -> None:
         (report_file,) = sorted(Path(clean.outputs["cleaned"]).glob("report-*.json"))
         report = json.loads(report_file.read_text())
         lines = [("pyarrow.csv.read_csv", arrow), ("read_csv + Parquet write (pandas imported)", floor),
-                 ("clean.py", clean_m), ("feature.py", feature_m)]
+                 *([("roles.py (once, before clean)", median(runs["roles"]))] if args.pinned else []),
+                 ("clean.py" + (" (applying roles.json)" if args.pinned else ""), clean_m), ("feature.py", feature_m)]
         if args.baseline:
             base_clean, base_feature = median(runs["base_clean"]), median(runs["base_feature"])
             lines += [(f"clean.py of {args.baseline}", base_clean), (f"feature.py of {args.baseline}", base_feature)]
