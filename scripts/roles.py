@@ -8,10 +8,9 @@ schema (the target's kind and classes from every row), and the sample it was inf
 a roles file the user keeps, leakage) are given here, not to clean.
 """
 
-from common.storage import read_table
 from contract import processing_job, run_processing
 from pipeline.spec import CLASSIFIER
-from tasks.classifier import channels, pinning, roles
+from tasks.classifier import channels, cleaning, pinning, roles
 
 STEP = CLASSIFIER.step("roles")
 
@@ -25,7 +24,8 @@ def main() -> None:
     (raw,) = STEP.inputs
     files = job.input_files(raw.name)
     target = params["target"]
-    drawn = pinning.sample(((p.name, read_table(p, params["bad_rows"])) for p in files), target,
+    # one file at a time, CSV read by pyarrow: memory holds one file and the sample
+    drawn = pinning.sample(((p.name, cleaning.read([p], params["bad_rows"])) for p in files), target,
                            params["sample_rows"])
     declared = roles.declared_roles(
         id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],

@@ -51,29 +51,55 @@ def _present_target(values: pd.Series) -> pd.Series:
     return text[text.notna() & ~text.isin(MISSING_TOKENS)].astype(object)
 
 
-def sample(files: Iterable[tuple[str, pd.DataFrame]], target: str, limit: int = SAMPLE_ROWS,
+def _shape(rows: Any) -> tuple[int, list[str]]:
+    table = getattr(rows, "table", None)  # cleaning.read's pyarrow rows, else a DataFrame
+    return (len(rows), list(rows.columns)) if table is None else (table.num_rows, table.column_names)
+
+
+def _take(rows: Any, lines: np.ndarray) -> pd.DataFrame:
+    """Some rows as a DataFrame: from pyarrow rows only these are converted (text as str or None)."""
+    table = getattr(rows, "table", None)
+    if table is None:
+        return rows.iloc[lines].reset_index(drop=True)
+    return table.take(lines).to_pandas()
+
+
+def _column(rows: Any, name: str) -> pd.Series:
+    table = getattr(rows, "table", None)
+    return rows[name] if table is None else table.column(name).to_pandas()
+
+
+def sample(files: Iterable[tuple[str, Any]], target: str, limit: int = SAMPLE_ROWS,
            seed: int = SAMPLE_SEED) -> Sample:
-    """A uniform sample of `limit` rows of (name, rows) files read one at a time: each row draws a random
-    key and the `limit` smallest keys are kept, so memory holds one file and the sample."""
+    """A uniform sample of `limit` rows of (name, rows) files read one at a time (rows: a DataFrame, or
+    cleaning.read's pyarrow rows): each row draws a random key and the `limit` smallest keys are kept,
+    so memory holds one file and the sample, and only rows that may enter it become pandas rows."""
     rng = np.random.default_rng(seed)
     kept: pd.DataFrame | None = None
     targets: list[pd.Series] = []
     columns: list[str] = []
     first_name, total, count = "", 0, 0
-    for name, frame in files:
+    for name, rows in files:
+        length, names = _shape(rows)
         if count == 0:
-            columns, first_name = list(frame.columns), name
-        elif sorted(frame.columns) != sorted(columns):
-            missing, extra = sorted(set(columns) - set(frame.columns)), sorted(set(frame.columns) - set(columns))
+            columns, first_name = names, name
+        elif sorted(names) != sorted(columns):
+            missing, extra = sorted(set(columns) - set(names)), sorted(set(names) - set(columns))
             raise DataError(f"{name}: columns differ from {first_name} (missing {missing}, extra {extra})")
-        if target not in frame.columns:
-            raise DataError(f"{name}: target column '{target}' not found; columns are {list(frame.columns)}")
-        frame = frame[columns].assign(_key=rng.random(len(frame)), _file=count, _line=np.arange(len(frame)))
-        targets.append(_present_target(frame[target]))
-        kept = frame if kept is None else pd.concat([kept, frame], ignore_index=True)
+        if target not in names:
+            raise DataError(f"{name}: target column '{target}' not found; columns are {names}")
+        keys = rng.random(length)
+        lines = np.arange(length)
+        if kept is not None and len(kept) >= limit:  # only keys below the sample's largest can enter it
+            lines = lines[keys < kept["_key"].max()]
+        if len(lines) > limit:
+            lines = np.sort(lines[np.argpartition(keys[lines], limit)[:limit]])
+        piece = _take(rows, lines)[columns].assign(_key=keys[lines], _file=count, _line=lines)
+        targets.append(_present_target(_column(rows, target)))
+        kept = piece if kept is None else pd.concat([kept, piece], ignore_index=True)
         if len(kept) > limit:
             kept = kept.nsmallest(limit, "_key")
-        total, count = total + len(frame), count + 1
+        total, count = total + length, count + 1
     if kept is None:
         raise DataError("no input files to infer column roles from")
     rows = kept.sort_values(["_file", "_line"]).drop(columns=["_key", "_file", "_line"]).reset_index(drop=True)

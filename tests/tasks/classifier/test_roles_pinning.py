@@ -141,3 +141,20 @@ def test_rows_read_by_pyarrow_are_applied_as_the_dataframe_is(tmp_path):
     by_pandas = pinning.apply(read_tables([path]), pinned)
     pd.testing.assert_frame_equal(by_arrow[1], by_pandas[1])
     assert by_arrow[2] == by_pandas[2] and by_arrow[3] == by_pandas[3]
+
+
+@pytest.mark.parametrize("limit", [pinning.SAMPLE_ROWS, 700])
+def test_files_read_by_pyarrow_give_the_roles_files_read_by_pandas_give(tmp_path, limit):
+    frame = generate(rows=2000, seed=5)
+    frame.loc[::7, "price"] = None  # gaps in a number and in a text column
+    frame.loc[::11, "product"] = None
+    paths = []
+    for k, part in enumerate(_files(frame, 3)):
+        paths.append(tmp_path / part[0])
+        part[1].to_csv(paths[-1], index=False)
+    arrow_files = [(p.name, cleaning.read([p], "refuse")) for p in paths]
+    assert not any(isinstance(rows, pd.DataFrame) for _, rows in arrow_files)
+    by_arrow = pinning.pin(pinning.sample(arrow_files, TARGET, limit), TARGET, "classifier", POSITIVE, (), {})[0]
+    by_pandas = pinning.pin(pinning.sample([(p.name, read_tables([p])) for p in paths], TARGET, limit), TARGET,
+                            "classifier", POSITIVE, (), {})[0]
+    assert by_arrow == by_pandas
