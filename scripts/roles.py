@@ -24,14 +24,14 @@ def main() -> None:
     (raw,) = STEP.inputs
     files = job.input_files(raw.name)
     target = params["target"]
-    # one file at a time, CSV read by pyarrow: memory holds one file and the sample
-    drawn = pinning.sample(((p.name, cleaning.read([p], params["bad_rows"])) for p in files), target,
-                           params["sample_rows"])
     declared = roles.declared_roles(
         id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
         text=params["text_columns"], datetime=params["datetime_columns"],
         roles_file=roles.read_roles_file(params["roles"], "argument '--roles'"),
     )
+    # one file at a time, CSV read by pyarrow: memory holds one file and the sample
+    drawn = pinning.sample(((p.name, cleaning.read([p], params["bad_rows"])) for p in files), target,
+                           params["sample_rows"])
     pinned, found = pinning.pin(drawn, target, params["task"], params["positive_label"], params["id_columns"], declared,
                                 params["feature_columns"], params["leakage"])
     (out,) = STEP.outputs
