@@ -8,6 +8,7 @@ schema (the target's kind and classes from every row), and the sample it was inf
 a roles file the user keeps, leakage) are given here, not to clean.
 """
 
+from common.storage import table_files
 from contract import processing_job, run_processing
 from pipeline.spec import CLASSIFIER
 from tasks.classifier import channels, cleaning, pinning, roles
@@ -22,7 +23,7 @@ def main() -> None:
         return
     params = job.params(STEP.params)
     (raw,) = STEP.inputs
-    files = job.input_files(raw.name)
+    files = table_files(job.input(raw.name))  # every file, whatever the instance count: roles see the whole input
     target = params["target"]
     declared = roles.declared_roles(
         id_columns=params["id_columns"], numeric=params["numeric_columns"], categorical=params["categorical_columns"],
