@@ -204,11 +204,10 @@ def contents(*results) -> dict[str, object]:
             for f in sorted(Path(directory).rglob("*")) if f.is_file()}
 
 
-def same_contents(left: dict, right: dict) -> bool:
-    if left.keys() != right.keys():
-        return False
-    return all(a == b if isinstance(a, str) else (a[0].equals(b[0]) and a[1] == b[1]) for a, b in
-               ((left[k], right[k]) for k in left))
+def differing_contents(left: dict, right: dict) -> list[str]:
+    """The output files whose contents differ (or that only one side wrote)."""
+    return sorted(set(left) ^ set(right)) + [k for k in sorted(set(left) & set(right)) if not (
+        left[k] == right[k] if isinstance(left[k], str) else (left[k][0].equals(right[k][0]) and left[k][1] == right[k][1]))]
 
 
 def median(runs: list[Measured]) -> Measured:
@@ -268,8 +267,10 @@ def main() -> None:
                 if not attempt:
                     compared = (clean, feature), (b_clean, b_feature)
         if args.baseline:  # after every measured run: reading the outputs grows this process (see build_in_child)
-            same = same_contents(contents(*compared[0]), contents(*compared[1]))
-            print(f"outputs of clean.py and feature.py equal to {args.baseline}'s: {same}", flush=True)
+            differing = differing_contents(contents(*compared[0]), contents(*compared[1]))
+            print(f"outputs of clean.py and feature.py equal to {args.baseline}'s: {not differing}"
+                  + (f" (differ: {differing}; with --pinned clean's report holds the roles step's sample)" if differing else ""),
+                  flush=True)
         arrow, floor, clean_m, feature_m = (median(runs[k]) for k in ("arrow", "floor", "clean", "feature"))
         (report_file,) = sorted(Path(clean.outputs["cleaned"]).glob("report-*.json"))
         report = json.loads(report_file.read_text())

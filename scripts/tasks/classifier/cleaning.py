@@ -22,11 +22,11 @@ def read(files: list, bad_rows: str) -> ArrowRows | pd.DataFrame:
     return rows if rows is not None else read_tables(files, bad_rows)
 
 
-def frame(cleaned: Any) -> pd.DataFrame:
-    """`clean`'s rows as a DataFrame (the fast path returns a pyarrow Table)."""
+def frame(cleaned: Any, names: list[str] | None = None) -> pd.DataFrame:
+    """`clean`'s rows as a DataFrame (the fast path returns a pyarrow Table); `names`: only those columns."""
     if isinstance(cleaned, pd.DataFrame):
-        return cleaned
-    return cleaned.frame()
+        return cleaned if names is None else cleaned[[c for c in cleaned.columns if c in names]]
+    return cleaned.frame(names)
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:

@@ -129,7 +129,7 @@ def pin(
 
 def apply(rows: Any, pinned: Mapping[str, Any]) -> tuple[Any, pd.DataFrame, dict[str, Any], Schema]:
     """One host's rows (as cleaning.read gives them) cleaned in the pinned roles: (cleaned rows as
-    cleaning.clean gives them, the same as a DataFrame, the report, the pinned schema).
+    cleaning.clean gives them, a DataFrame of their target and date columns, the report, the pinned schema).
 
     The host's columns must be the roles step's (in any order); each column is typed as pinned:
     string roles stay text, numeric ones follow clean's stray rule on this host's values (too many
@@ -145,11 +145,26 @@ def apply(rows: Any, pinned: Mapping[str, Any]) -> tuple[Any, pd.DataFrame, dict
     numeric = set(pinned.get("declared_numeric", ()))
     categorical = {c for c, r in assigned.items() if r in column_roles.STRING_ROLES}
     cleaned, report = cleaning.clean(rows, schema.target, numeric=numeric, categorical=categorical)
-    frame = cleaning.frame(cleaned)
+    # what the checks read: numbers by their type (report["dtypes"]), the target and the dates by their values;
+    # text roles hold any text. Only those columns become pandas columns: all of them is most of the cost.
+    numbers = {"float64", "int64"}
+    suspect = [c for c, r in assigned.items() if r == column_roles.NUMERIC and report["dtypes"][c] not in numbers]
+    dates = [c for c, r in assigned.items() if r == column_roles.DATETIME]
+    frame = cleaning.frame(cleaned, [schema.target, *dates, *suspect])
     evidence = pinned["roles"].get("evidence", {})
-    for column, role in assigned.items():
+    for column in [*suspect, *dates]:
         declared = evidence.get(column, {}).get("source") == "declared"
-        column_roles.check_role(column, role, frame[column], source="declared" if declared else PINNED_BY)
-    schema.encode_target(frame[schema.target])  # a value the pinned kind cannot take fails naming its row
+        column_roles.check_role(column, assigned[column], frame[column], source="declared" if declared else PINNED_BY)
+    _check_target(schema, frame[schema.target])
     report["roles"] = {**pinned["roles"], "source": "the roles step", "sample": pinned["sample"]}
     return cleaned, frame, report, schema
+
+
+def _check_target(schema: Schema, values: pd.Series) -> None:
+    """A value the pinned kind cannot take fails naming its row: checked on the distinct values, and the
+    whole column encoded (for the row) only when one fails."""
+    try:
+        schema.encode_target(pd.Series(values.dropna().unique(), dtype=values.dtype))
+    except DataError:
+        schema.encode_target(values)
+        raise

@@ -222,8 +222,8 @@ def _evidence(values: pd.Series, keep: bool) -> tuple[str, dict[str, Any]]:
 def check_role(column: str, role: str, values: pd.Series, source: str = "declared") -> None:
     """A role this host's data contradicts fails here, naming the column. `source` says who set the
     role: "declared" (a parameter or the roles file) or "inferred by the roles step" (tasks.classifier.pinning)."""
-    present = values.dropna()
-    if role == DATETIME and len(present) and not pd.api.types.is_datetime64_any_dtype(values):
+    if role == DATETIME and not pd.api.types.is_datetime64_any_dtype(values) and values.notna().any():
+        present = values.dropna()
         parsed = parse_dates(present.astype(str))
         share = float(parsed.notna().mean())
         if share < DATETIME_PARSE_SHARE:
@@ -233,7 +233,7 @@ def check_role(column: str, role: str, values: pd.Series, source: str = "declare
     if role in (TEXT, CATEGORICAL, HIGH_CARDINALITY) and pd.api.types.is_bool_dtype(values):
         return
     if role == NUMERIC and not _is_numeric(values):
-        examples = pd.unique(present.astype(str))[:5].tolist()
+        examples = pd.unique(values.dropna().astype(str))[:5].tolist()
         raise DataError(f"column '{column}' is {source} numeric but its values are not numbers (dtype {values.dtype}), "
                         f"e.g. {examples}")
 

@@ -104,7 +104,7 @@ def test_a_host_whose_data_contradicts_a_pinned_role_fails_naming_the_column():
     files = [("a.csv", frame.iloc[:900].reset_index(drop=True)), ("b.csv", tail.reset_index(drop=True))]
     _, pinned = _pin(files)
     assert pinned["roles"]["roles"]["amount"] == "numeric"  # 1.5% strays over the whole input: tolerated
-    _, cleaned, report, _ = pinning.apply(files[0][1], pinned)
+    cleaned, _, report, _ = pinning.apply(files[0][1], pinned)
     assert cleaned["amount"].dtype == float and "amount" not in report["stray_values"]
     with pytest.raises(DataError, match="column 'amount' is inferred by the roles step numeric but its values are not "
                                         "numbers"):
