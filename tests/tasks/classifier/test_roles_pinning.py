@@ -158,3 +158,18 @@ def test_files_read_by_pyarrow_give_the_roles_files_read_by_pandas_give(tmp_path
     by_pandas = pinning.pin(pinning.sample([(p.name, read_tables([p])) for p in paths], TARGET, limit), TARGET,
                             "classifier", POSITIVE, (), {})[0]
     assert by_arrow == by_pandas
+
+
+def test_on_the_default_data_the_pinned_roles_clean_the_rows_as_clean_alone_did():
+    from tests.conftest import DATA
+
+    rows = cleaning.read([DATA], "refuse")
+    drawn = pinning.sample([(DATA.name, rows)], "Class")
+    pinned, _ = pinning.pin(drawn, "Class", "classifier", "bad", ["rownames"], roles.declared_roles(id_columns=["rownames"]))
+    assert drawn.rows_read == len(drawn.rows)  # under sample_rows: the sample is every row
+    cleaned, _, report, pinned_schema = pinning.apply(rows, pinned)
+    alone, alone_report = cleaning.clean(read_tables([DATA]), "Class")
+    pd.testing.assert_frame_equal(cleaning.frame(cleaned), alone)
+    assert report["dropped"] == alone_report["dropped"]
+    found = roles.infer(alone, "Class", roles.declared_roles(id_columns=["rownames"]))
+    assert pinned_schema == schema.infer(alone, "Class", "bad", ["rownames"], roles=found.roles)
