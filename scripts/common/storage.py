@@ -19,7 +19,7 @@ import sys
 import tempfile
 import types
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,7 +107,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def intern_strings(root: Any) -> None:
+def intern_strings(root: Any, replace: Callable[[Any], Any] | None = None) -> None:
     """Make every equal string in an object graph one object (sys.intern), in place.
 
     Pickle writes a string once per object, and which equal strings are one object depends on
@@ -116,6 +116,8 @@ def intern_strings(root: Any) -> None:
     an uninterrupted one although every value is equal. With every string interned the bytes
     depend on the values alone, and equal models have equal SHA-256s. Tuples holding strings are
     rebuilt (once each, so shared ones stay shared); objects without a __dict__ keep theirs.
+    `replace(value)`: a canonical stand-in for a value that is not a string or tuple, or None to keep
+    it (the training core's arrays and generators); each value is replaced once, so shared stay shared.
     """
     import numpy as np
 
@@ -129,6 +131,12 @@ def intern_strings(root: Any) -> None:
         if type(value) is tuple:
             if id(value) not in rebuilt:
                 rebuilt[id(value)] = tuple(canon(v) for v in value)
+            return rebuilt[id(value)]
+        if replace is not None:
+            if id(value) not in rebuilt:
+                stand_in = replace(value)
+                rebuilt[id(value)] = value if stand_in is None else stand_in
+                stack.append(rebuilt[id(value)])
             return rebuilt[id(value)]
         stack.append(value)
         return value

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import sys
-import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -150,46 +149,17 @@ def canonical(model) -> None:
     Done once, when training ends; a pickle round trip of the whole state after every stage did it
     before, at a cost that grew with the trees (as many round trips as stages).
     """
-    intern_strings(model)
     dtypes: dict = {}
-    replaced: dict[int, Any] = {}
-    seen: set[int] = set()
-    stack = [model]
 
-    def canon(value):
+    def stand_in(value):
         if isinstance(value, np.ndarray):
-            if id(value) not in replaced:
-                dtype = _canonical_dtype(value.dtype, dtypes)
-                replaced[id(value)] = value if dtype is value.dtype else value.view(dtype)
-                if value.dtype == object:
-                    stack.append(replaced[id(value)])
-            return replaced[id(value)]
+            dtype = _canonical_dtype(value.dtype, dtypes)
+            return None if dtype is value.dtype else value.view(dtype)
         if isinstance(value, np.random.Generator):
-            if id(value) not in replaced:
-                replaced[id(value)] = _rebuilt_generator(value)
-            return replaced[id(value)]
-        if type(value) is tuple:
-            if id(value) not in replaced:
-                replaced[id(value)] = tuple(canon(v) for v in value)
-            return replaced[id(value)]
-        stack.append(value)
-        return value
+            return _rebuilt_generator(value)
+        return None
 
-    while stack:
-        node = stack.pop()
-        if id(node) in seen or isinstance(node, (type, types.ModuleType, types.FunctionType)):
-            continue
-        seen.add(id(node))
-        if isinstance(node, dict):
-            for key, value in list(node.items()):
-                node[key] = canon(value)
-        elif isinstance(node, list):
-            node[:] = [canon(v) for v in node]
-        elif isinstance(node, np.ndarray) and node.dtype == object:
-            for index in np.ndindex(node.shape):
-                node[index] = canon(node[index])
-        elif isinstance(getattr(node, "__dict__", None), dict):
-            stack.append(node.__dict__)
+    intern_strings(model, replace=stand_in)  # one walk of the graph: strings, then arrays and generators
 
 
 def _canonical_dtype(dtype: np.dtype, known: dict) -> np.dtype:
