@@ -38,3 +38,27 @@ def trained(model_dir: Path, frame: pd.DataFrame, target: str, task: str = "clas
     artifact.save(model_dir, fitted.pipeline, sch, fitted.threshold, validation.head(3),
                   params={"trees": fitted.state.trees}, metrics=fitted.metrics, target_mean=fitted.target_mean)
     return model_dir, sch, test
+
+
+class Interrupted(Exception):
+    pass
+
+
+def fit_resumed(train, validation, sch, pre, params: TrainParams, stop_after: int = 2):
+    """modeling.fit stopped after `stop_after` stages (the state pickled as a checkpoint holds it), then
+    resumed from that state in a fresh fit: what a job restarted from its checkpoint ships."""
+    import pickle
+
+    saved = []
+
+    def stop(state):
+        if len(state.history) == stop_after:
+            saved.append(pickle.dumps(state))
+            raise Interrupted
+
+    try:
+        modeling.fit(train, validation, sch, pre, params, after_stage=stop)
+    except Interrupted:
+        pass
+    assert saved, f"training finished before stage {stop_after}"
+    return modeling.fit(train, validation, sch, pre, params, state=pickle.loads(saved[0]))

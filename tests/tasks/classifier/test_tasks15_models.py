@@ -7,7 +7,7 @@ from sklearn.metrics import f1_score, mean_absolute_error, precision_score, r2_s
 from tasks.classifier import artifact, features, modeling, target
 from tasks.classifier.evaluation import evaluate, gate_metric
 from tasks.classifier.training import HGB_FROM_CELLS, HGB_FROM_ROWS, TrainParams, choose_estimator
-from tests.tasks.classifier.tasks15_models import diabetes, split, trained, wine
+from tests.tasks.classifier.tasks15_models import diabetes, fit_resumed, split, trained, wine
 
 
 @pytest.fixture(scope="module")
@@ -76,26 +76,12 @@ def test_the_family_follows_rows_and_columns():
 @pytest.mark.parametrize("family", ["gb", "hgb"])
 @pytest.mark.parametrize("data", ["wine", "diabetes"])
 def test_every_family_resumes_to_the_same_predictions_for_every_kind(family, data):
-    import pickle
-
     frame, name, task = (wine(), "cultivar", "classifier") if data == "wine" else (diabetes(), "progression", "regression")
     sch, train, validation, _ = split(frame, name, task)
     pre = features.fit_preprocessor(train, sch)
     params = TrainParams(n_estimators=30, stage_size=5, early_stopping_stages=0, estimator=family)
     fresh = modeling.fit(train, validation, sch, pre, params)
-    saved = []
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_second(state):
-        if len(state.history) == 2:
-            saved.append(pickle.dumps(state))
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        modeling.fit(train, validation, sch, pre, params, after_stage=stop_after_second)
-    resumed = modeling.fit(train, validation, sch, pre, params, state=pickle.loads(saved[0]))
+    resumed = fit_resumed(train, validation, sch, pre, params)
     X = validation[list(sch.features)]
     kind = target.kind_of(sch)
     assert np.array_equal(kind.scores(resumed.pipeline, X), kind.scores(fresh.pipeline, X))

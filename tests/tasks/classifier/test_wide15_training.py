@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from tasks.classifier import features, modeling, synthetic, target, training
 from tasks.classifier.families import hgb
 from tasks.classifier.params import TrainParams
-from tests.tasks.classifier.tasks15_models import diabetes, split, wine
+from tests.tasks.classifier.tasks15_models import diabetes, fit_resumed, split, wine
 
 
 @pytest.fixture(scope="module")
@@ -124,19 +124,7 @@ def test_fit_on_the_wide_file_ships_the_same_scores_with_or_without_an_interrupt
     params = TrainParams(n_estimators=40)
     fresh = modeling.fit(train, validation, sch, pre, params)
     assert type(fresh.state.model).__name__ == "StagedHistGradientBoostingClassifier"
-    saved = []
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_second(state):
-        if len(state.history) == 2:
-            saved.append(pickle.dumps(state))
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        modeling.fit(train, validation, sch, pre, params, after_stage=stop_after_second)
-    resumed = modeling.fit(train, validation, sch, pre, params, state=pickle.loads(saved[0]))
+    resumed = fit_resumed(train, validation, sch, pre, params)
     rows = test[list(sch.features)]
     assert np.array_equal(resumed.pipeline.predict_proba(rows), fresh.pipeline.predict_proba(rows))
     assert resumed.metrics == fresh.metrics and resumed.threshold == fresh.threshold
